@@ -1,0 +1,83 @@
+"""The `Gate` base class and the helpers every gate shares."""
+import numpy as np
+
+
+class NotForwardedError(RuntimeError, AttributeError):
+    """A gate was asked for something its forward pass caches before forward ran.
+
+    A RuntimeError by contract; also an AttributeError so that `hasattr`,
+    `getattr(gate, name, default)` and `copy` keep working on a fresh gate.
+    """
+
+
+class Gate:
+    """One operation of a computational graph: a local derivative you can read.
+
+    Subclasses implement
+
+    - ``forward(*inputs)``: take numpy arrays (or Python scalars), cache on
+      ``self`` what backward needs, return one array or scalar;
+    - ``backward(dout)``: take dL/d(output), shaped like the output, and
+      return dL/d(input) for each input in order: a tuple when the gate has
+      two or more inputs, the bare gradient when it has one, ``None`` for an
+      input that carries no gradient (integer labels). Each gradient has its
+      input's shape (undo broadcasting with `unbroadcast`) and dtype; backward
+      never writes into ``dout`` or the cache.
+
+    Hyperparameters go to ``__init__``; learned arrays are forward inputs.
+    Gates that differ between training and testing read ``self.training``.
+    Calling backward before forward raises RuntimeError naming the gate.
+    """
+
+    training = True
+    #: the local gradient in words, shown by ComputationalGraph.explain()
+    rule = ""
+    #: names of the __init__ arguments, shown by repr
+    hyperparameters = ()
+
+    def forward(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, dout):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails: in practice, backward reading
+        # a cache that forward has not written yet.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise NotForwardedError(
+            f"{type(self).__name__} has no cached {name!r}: call forward before backward"
+        )
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.hyperparameters)
+        return f"{type(self).__name__}({args})"
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``: the adjoint of numpy broadcasting."""
+    if np.shape(grad) == shape:
+        return grad
+    lead = np.ndim(grad) - len(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1)
+    return np.sum(grad, axis=tuple(range(lead)) + stretched).reshape(shape)
+
+
+def upstream(dout, like):
+    """``dout`` as an array of the float dtype of ``like`` (an array, scalar or dtype).
+
+    A float64 scalar or array must not promote float32 gradients to float64
+    (numpy's promotion rules would), so gates cast the upstream gradient once.
+    """
+    dtype = np.result_type(like)
+    if not np.issubdtype(dtype, np.floating):
+        dtype = np.dtype(np.float64)
+    if np.ndim(dout) == 0:
+        return dtype.type(dout)   # a numpy scalar, as numpy's own scalar arithmetic gives
+    return np.asarray(dout, dtype=dtype)
+
+
+def shape_error(gate, message):
+    """A ValueError naming the gate; the graph puts the node's name in front."""
+    return ValueError(f"{type(gate).__name__}: {message}")

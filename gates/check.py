@@ -1,0 +1,136 @@
+"""Numerical gradient checking: centred differences against a gate's backward."""
+import copy
+
+import numpy as np
+
+
+def numerical_gradient(f, x, h=1e-5):
+    """Centred differences (f(x + h) - f(x - h)) / 2h of scalar ``f`` at each element of ``x``.
+
+    ``x`` is perturbed in place and restored after each probe. An integer
+    array cannot hold ``x + h``, so it raises TypeError.
+    """
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"numerical_gradient needs a float numpy array to perturb, got "
+                        f"{type(x).__name__} of dtype {np.result_type(x)}")
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        x[index] = old + h
+        plus = float(f(x))
+        x[index] = old - h
+        minus = float(f(x))
+        x[index] = old
+        grad[index] = (plus - minus) / (2 * h)
+    return grad
+
+
+def rel_error(a, b):
+    """The largest elementwise |a - b| / max(1e-8, |a| + |b|)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)), initial=0.0))
+
+
+def _is_float(value):
+    return np.issubdtype(np.result_type(value), np.floating)
+
+
+def _as_float64(value):
+    """A float64 copy of a float input (so probes never touch the caller's array); others as they are."""
+    return np.array(value, dtype=np.float64) if _is_float(value) else value
+
+
+def _compare(what, analytic, numeric, rtol, atol):
+    """The rel_error of analytic against numeric; AssertionError naming ``what`` when not allclose."""
+    analytic = np.asarray(analytic, dtype=np.float64)
+    if analytic.shape != numeric.shape:
+        raise AssertionError(f"{what}: analytic gradient has shape {analytic.shape} "
+                             f"but the input has shape {numeric.shape}")
+    error = rel_error(analytic, numeric)
+    excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+    if np.any(excess > 0) or not np.all(np.isfinite(analytic)):
+        worst = np.unravel_index(np.argmax(np.where(np.isfinite(excess), excess, np.inf)), numeric.shape)
+        raise AssertionError(
+            f"{what}: analytic and numerical gradients differ; worst at index {worst}: "
+            f"analytic {analytic[worst]!r}, numerical {numeric[worst]!r} "
+            f"(allowed |difference| <= {atol} + {rtol} * |numerical|); max rel_error {error:.3e}")
+    return error
+
+
+def check_gate(gate, *inputs, dout=None, h=1e-5, rtol=1e-6, atol=1e-8):
+    """Check every analytic input gradient of ``gate`` against centred differences in float64.
+
+    The checked function is ``sum(forward(*inputs) * dout)``; ``dout=None`` is a
+    standard-normal array (fixed seed) shaped like the output. Float inputs are
+    probed, others (integer labels) must get a None gradient. Passes when every
+    element satisfies ``|analytic - numeric| <= atol + rtol * |numeric|``;
+    returns the worst rel_error per input (None for those not probed), and
+    otherwise raises AssertionError naming the gate, the input and the worst element.
+    """
+    name = type(gate).__name__
+    inputs = [_as_float64(x) for x in inputs]
+    # A gate may be stochastic (Dropout) or stateful (BatchNorm's running
+    # statistics): every evaluation starts from a copy of the same state.
+    snapshot = copy.deepcopy(gate)
+    out = gate.forward(*inputs)
+    if dout is None:
+        dout = np.random.default_rng(0).standard_normal(np.shape(out))
+    dout = np.asarray(dout, dtype=np.float64)
+    dout_before = dout.copy()
+    analytic = gate.backward(dout)
+    if len(inputs) == 1:
+        analytic = (analytic,)
+    if len(analytic) != len(inputs):
+        raise AssertionError(f"{name}.backward returned {len(analytic)} gradients for {len(inputs)} inputs")
+    if not np.array_equal(dout, dout_before):
+        raise AssertionError(f"{name}.backward wrote into dout")
+
+    def objective(*probe_inputs):
+        return np.sum(copy.deepcopy(snapshot).forward(*probe_inputs) * dout)
+
+    errors = []
+    for i, (x, grad) in enumerate(zip(inputs, analytic)):
+        if not _is_float(x):
+            if grad is not None:
+                raise AssertionError(f"{name}: input {i} is not a float array, so its gradient "
+                                     f"must be None, got {type(grad).__name__}")
+            errors.append(None)
+            continue
+        probe = list(inputs)
+        numeric = numerical_gradient(lambda xi: objective(*probe[:i], xi, *probe[i + 1:]), x, h)
+        errors.append(_compare(f"{name}, input {i}", grad, numeric, rtol, atol))
+    return tuple(errors)
+
+
+def check_graph(graph, h=1e-5, rtol=1e-6, atol=1e-8, **feeds):
+    """``check_gate`` for a whole graph with a scalar output, over every float input and param.
+
+    Params must be float64; they are probed in place and restored. Returns a
+    dict from leaf name to worst rel_error (None for non-float inputs).
+    """
+    for name, value in graph.params.items():
+        if value.dtype != np.float64:
+            raise TypeError(f"check_graph needs float64 params; {name!r} is {value.dtype}")
+    feeds = {name: _as_float64(value) for name, value in feeds.items()}
+    # Each evaluation runs on a copy of the graph as it is now, so stochastic
+    # gates draw the same masks as the analytic pass.
+    snapshot = copy.deepcopy(graph)
+    out = graph.forward(**feeds)
+    if np.shape(out) != ():
+        raise ValueError(f"check_graph needs a scalar output, got shape {np.shape(out)}")
+    analytic = graph.backward()
+
+    def objective(**probe_feeds):
+        return float(copy.deepcopy(snapshot).forward(**probe_feeds))
+
+    errors = {}
+    for name, value in feeds.items():
+        if not _is_float(value):
+            errors[name] = None
+            continue
+        numeric = numerical_gradient(lambda v: objective(**{**feeds, name: v}), value, h)
+        errors[name] = _compare(f"graph input {name!r}", analytic[name], numeric, rtol, atol)
+    for name in graph.params:
+        numeric = numerical_gradient(lambda _: objective(**feeds), snapshot.params[name], h)
+        errors[name] = _compare(f"graph param {name!r}", analytic[name], numeric, rtol, atol)
+    return errors

@@ -1,0 +1,162 @@
+"""Layers: affine maps, reshapes, dropout and batch normalisation."""
+import numpy as np
+
+from .base import Gate, shape_error, upstream
+
+
+class Affine(Gate):
+    """out = x2 @ W + b, where x: (N, d1, ..., dk) is seen as x2: (N, D), D = d1*...*dk.
+
+    W: (D, M), b: (M,); returns (N, M). dx comes back in x's shape.
+    """
+
+    rule = "dx = dout @ W.T, dW = x.T @ dout, db = sum of dout over N"
+
+    def forward(self, x, W, b):
+        x = np.asarray(x)
+        if x.ndim < 2 or np.ndim(W) != 2:
+            raise shape_error(self, f"x has shape {x.shape} and W has shape {np.shape(W)}; "
+                                    "expected x (N, D, ...) and W (D, M)")
+        x2 = x.reshape(x.shape[0], -1)   # a view when x is contiguous
+        if x2.shape[1] != W.shape[0]:
+            expected = "x.shape[1] == W.shape[0]" if x.ndim == 2 else "prod(x.shape[1:]) == W.shape[0]"
+            raise shape_error(self, f"x has shape {x.shape} but W has shape {W.shape}; expected {expected}")
+        if np.shape(b) != (W.shape[1],):
+            raise shape_error(self, f"W has shape {W.shape} but b has shape {np.shape(b)}; "
+                                    f"expected b of shape ({W.shape[1]},)")
+        self.x2, self.x_shape, self.W = x2, x.shape, W
+        return x2 @ W + b
+
+    def backward(self, dout):
+        dout = upstream(dout, np.result_type(self.x2, self.W))
+        dx = (dout @ self.W.T).reshape(self.x_shape)
+        return dx, self.x2.T @ dout, dout.sum(axis=0)
+
+
+class Flatten(Gate):
+    """out = x reshaped from (N, d1, ..., dk) to (N, d1*...*dk)."""
+
+    rule = "reshape dout back to x's shape"
+
+    def forward(self, x):
+        self.x_shape = np.shape(x)
+        return np.reshape(x, (self.x_shape[0], -1))
+
+    def backward(self, dout):
+        return np.reshape(dout, self.x_shape)
+
+
+class Reshape(Gate):
+    """out = x reshaped to ``shape`` (one entry may be -1)."""
+
+    rule = "reshape dout back to x's shape"
+    hyperparameters = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.x_shape = np.shape(x)
+        try:
+            return np.reshape(x, self.shape)
+        except ValueError:
+            raise shape_error(self, f"x has shape {self.x_shape} ({np.size(x)} elements), "
+                                    f"which cannot be reshaped to {self.shape}") from None
+
+    def backward(self, dout):
+        return np.reshape(dout, self.x_shape)
+
+
+class Dropout(Gate):
+    """Inverted dropout: while training, out = x * mask / (1 - p), mask ~ Bernoulli(1 - p).
+
+    ``p`` is the probability of *dropping* a unit (PyTorch's convention, not
+    the keep probability of the original paper). When not training, out = x.
+    ``seed`` is an int, None, or a ``numpy.random.Generator`` to share.
+    """
+
+    rule = "mask / (1 - p) while training, 1 otherwise"
+    hyperparameters = ("p",)
+
+    def __init__(self, p=0.5, seed=None):
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p is the probability of dropping and must lie in [0, 1], got {p}")
+        self.p = p
+        self.rng = np.random.default_rng(seed)
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not self.training or self.p == 0:
+            self.mask = None
+            return x
+        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
+        uniform = self.rng.random(x.shape, dtype=np.float32 if dtype == np.float32 else np.float64)
+        # p == 1 drops everything; dividing by 1 - p = 0 would make NaNs of the zeros
+        scale = 0.0 if self.p == 1 else 1.0 / (1.0 - self.p)
+        self.mask = (uniform >= self.p) * dtype.type(scale)
+        return x * self.mask
+
+    def backward(self, dout):
+        if self.mask is None:
+            return dout
+        return upstream(dout, self.mask) * self.mask
+
+
+class BatchNorm(Gate):
+    """out = gamma * (x - mean) / sqrt(var + eps) + beta, statistics per feature.
+
+    x: (N, D) with gamma, beta: (D,), statistics over N; or x: (N, C, H, W)
+    with gamma, beta: (C,), statistics over N, H, W (spatial batch norm).
+    Training uses the batch's mean and biased variance and updates
+    ``running_mean = momentum * running_mean + (1 - momentum) * mean``
+    (likewise ``running_var``, with the unbiased variance as PyTorch does);
+    evaluation uses the running statistics.
+    """
+
+    rule = "dx = gamma/std * (dout - mean(dout) - xhat * mean(dout * xhat))"
+    hyperparameters = ("eps", "momentum")
+
+    def __init__(self, eps=1e-5, momentum=0.9):
+        self.eps, self.momentum = eps, momentum
+        self.running_mean = self.running_var = None
+
+    def forward(self, x, gamma, beta):
+        x = np.asarray(x)
+        if x.ndim not in (2, 4):
+            raise shape_error(self, f"x has shape {x.shape}; expected (N, D) or (N, C, H, W)")
+        features = x.shape[1]
+        if np.shape(gamma) != (features,) or np.shape(beta) != (features,):
+            raise shape_error(self, f"x has shape {x.shape} but gamma has shape {np.shape(gamma)} "
+                                    f"and beta {np.shape(beta)}; expected both of shape ({features},)")
+        # statistics over every axis but the feature (channel) axis
+        self.axes = (0,) if x.ndim == 2 else (0, 2, 3)
+        self.bshape = (1, features) + (1,) * (x.ndim - 2)   # broadcasts a (features,) array
+        if self.running_mean is None:
+            self.running_mean = np.zeros(features, x.dtype)
+            self.running_var = np.ones(features, x.dtype)
+        if self.training:
+            mean = x.mean(axis=self.axes)
+            var = x.var(axis=self.axes)
+            count = x.size // features
+            m = self.momentum
+            self.running_mean = m * self.running_mean + (1 - m) * mean
+            self.running_var = m * self.running_var + (1 - m) * var * (count / max(count - 1, 1))
+        else:
+            mean = self.running_mean.astype(x.dtype, copy=False)
+            var = self.running_var.astype(x.dtype, copy=False)
+        self.inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
+        self.xhat = (x - mean.reshape(self.bshape)) * self.inv_std.reshape(self.bshape)
+        self.gamma = np.asarray(gamma)
+        return self.xhat * self.gamma.reshape(self.bshape) + np.reshape(beta, self.bshape)
+
+    def backward(self, dout):
+        dout = upstream(dout, self.xhat)
+        dgamma = np.sum(dout * self.xhat, axis=self.axes)
+        dbeta = np.sum(dout, axis=self.axes)
+        scale = (self.gamma * self.inv_std).reshape(self.bshape)
+        if not self.training:
+            return dout * scale, dgamma, dbeta
+        count = dout.size // dout.shape[1]
+        # compact form of the chain through mean and variance
+        dx = scale * (dout - (dbeta.reshape(self.bshape) + self.xhat * dgamma.reshape(self.bshape)) / count)
+        return dx, dgamma, dbeta

@@ -1,0 +1,94 @@
+"""Pictures of a graph: Graphviz DOT with forward values and gradients on the edges."""
+import html
+import shutil
+import subprocess
+
+
+from .explain import describe
+
+INSTALL_HINT = ("drawing needs Graphviz's `dot` program: install it with "
+                "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) "
+                "or `conda install graphviz`")
+
+# The usual symbols of the lecture figures; other gates show their class name.
+SYMBOLS = {"Add": "+", "Subtract": "-", "Multiply": "*", "Divide": "/", "Max": "max",
+           "Exp": "exp", "Log": "log", "Square": "x^2", "Sigmoid": "sigma"}
+
+
+def _quote(text):
+    """A DOT string; ``\\n`` inside stays a line break."""
+    return '"' + str(text).replace('"', '\\"') + '"'
+
+
+def _edge_label(value, grad):
+    """The value above the edge in black, its gradient below in red (HTML-like label)."""
+    parts = [html.escape(describe(value, 3))]
+    if grad is not None:
+        parts.append(f'<font color="red">{html.escape(describe(grad, 3))}</font>')
+    return "<" + "<br/>".join(parts) + ">"
+
+
+def to_dot(graph):
+    """DOT source: one node per leaf and gate, labelled with name and type; values and gradients on edges."""
+    ran = graph._ran
+    computed = ran.names if ran is not None else set()
+    has_grads = graph._backward_done
+    lines = ["digraph gategraph {", "  rankdir=LR;", '  node [fontname="Helvetica"];',
+             '  edge [fontname="Helvetica", fontsize=10];']
+    for node in graph.nodes_topologically_sorted():
+        if node.kind == "gate":
+            kind = type(node.gate).__name__
+            symbol = SYMBOLS.get(kind, kind)
+            label = f"{node.name}\\n{symbol}" if symbol == kind else f"{symbol}\\n{node.name} ({kind})"
+            lines.append(f"  {_quote(node.name)} [shape=circle, label={_quote(label)}];")
+        else:
+            shape = "box" if node.kind == "input" else "box, style=rounded"
+            label = _quote(node.name + "\\n" + node.kind)
+            lines.append(f"  {_quote(node.name)} [shape={shape}, label={label}];")
+    for node in graph.nodes_topologically_sorted():
+        for i, parent in enumerate(node.input_names):
+            attrs = ""
+            if node.name in computed:
+                grad = node.downstream[i] if has_grads and node.grad is not None else None
+                attrs = f" [label={_edge_label(graph._nodes[parent].value, grad)}]"
+            lines.append(f"  {_quote(parent)} -> {_quote(node.name)}{attrs};")
+    if ran is not None:
+        out = ran.nodes[-1]
+        lines.append('  "__result__" [shape=plaintext, label=""];')
+        lines.append(f"  {_quote(out.name)} -> \"__result__\" "
+                     f"[label={_edge_label(out.value, out.grad if has_grads else None)}];")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def dot_program():
+    """The path of Graphviz's ``dot``, or RuntimeError saying what to install."""
+    path = shutil.which("dot")
+    if path is None:
+        raise RuntimeError(INSTALL_HINT)
+    return path
+
+
+def render(source, path=None, format="svg"):
+    """Run ``dot -T<format>`` on DOT ``source``; write to ``path`` if given, else return the bytes."""
+    result = subprocess.run([dot_program(), f"-T{format}"], input=source.encode(),
+                            capture_output=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
+    if path is None:
+        return result.stdout
+    with open(path, "wb") as f:
+        f.write(result.stdout)
+    return path
+
+
+def mimebundle(graph):
+    """What a notebook shows: the SVG picture, or the DOT text and what to install."""
+    source = graph.to_dot()
+    try:
+        svg = render(source).decode()
+    except RuntimeError as error:
+        return {"text/plain": f"{error}\n\n{source}"}
+    return {"image/svg+xml": svg, "text/plain": repr(graph)}
+
+
