@@ -1,0 +1,221 @@
+"""The ``gategraph`` command: ``train`` the digits network, ``check`` gates' gradients."""
+import argparse
+import importlib
+import inspect
+import os
+import sys
+import time
+
+import numpy as np
+
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.02, "rmsprop": 5e-4, "adam": 5e-4}
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called: one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _sizes(text):
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}")
+    return sizes
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+    return parse
+
+
+def parser():
+    p = _Parser(prog="gategraph", description="Backpropagation with gates: train on the bundled "
+                                              "digits, or check gradients numerically.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    t = sub.add_parser("train", help="train a network of gates on the bundled 8x8 digits")
+    t.add_argument("--hidden", type=_sizes, default=[100], metavar="N[,N...]",
+                   help="hidden layer sizes of the MLP (default 100)")
+    t.add_argument("--conv", action="store_true", help="train a small conv net instead of an MLP")
+    t.add_argument("--epochs", type=_positive(int), default=None, help="default 100 (MLP), 30 (conv)")
+    t.add_argument("--batch-size", type=_positive(int), default=16)
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    t.add_argument("--lr", type=_positive(float), default=None,
+                   help="learning rate (default: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_LR.items()) + ")")
+    t.add_argument("--lr-decay", type=_positive(float), default=0.98, help="per-epoch factor (default 0.98)")
+    t.add_argument("--l2", type=float, default=1e-4, help="L2 penalty strength on the weights")
+    t.add_argument("--dropout", type=float, default=0.0, help="probability of dropping a hidden unit")
+    t.add_argument("--activation", choices=("relu", "tanh", "sigmoid"), default="relu")
+    t.add_argument("--patience", type=_positive(int), default=None, help="stop after N epochs without "
+                                                                          "a better validation accuracy")
+    t.add_argument("--seed", type=int, default=0, help="seeds the split, the weights and the shuffling")
+    t.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    t.add_argument("--out", default="gategraph-digits.npz", help="where to save the params (.npz)")
+    t.add_argument("--plot", default=None, metavar="PATH", help="save loss and accuracy curves as PNG")
+    t.add_argument("--quiet", action="store_true", help="no progress output")
+    c = sub.add_parser("check", help="check gates' gradients against centred differences")
+    c.add_argument("target", nargs="?", help="MODULE:CLASS of a Gate subclass to check "
+                                             "(default: every built-in gate and loss)")
+    c.add_argument("--shape", type=_sizes, action="append", metavar="N[,N...]",
+                   help="shape of one input (repeat for each input; default 3,4 each)")
+    c.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def _writable(path, what):
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise UsageError(f"cannot write {what} to {path!r}: "
+                         + ("it is a folder" if os.path.isdir(path) else f"{folder!r} is not a writable folder"))
+
+
+def train(args):
+    from graph.data import digits_split, standardise
+    from graph.networks import convnet, mlp
+    from graph.optim import SGD, Adam, Momentum, RMSProp
+    from graph.trainer import Trainer, accuracy
+
+    _writable(args.out, "the params")
+    if args.plot:
+        _writable(args.plot, "the plot")
+        try:
+            import matplotlib
+        except ImportError:
+            raise UsageError("--plot needs matplotlib: pip install matplotlib "
+                             "(or pip install -e \".[notebooks]\")") from None
+    if not 0 <= args.dropout < 1:
+        raise UsageError(f"--dropout must lie in [0, 1), got {args.dropout}")
+    dtype = np.dtype(args.dtype)
+    data = standardise(digits_split(seed=args.seed, dtype=dtype))
+    epochs = args.epochs or (30 if args.conv else 100)
+    lr = args.lr or DEFAULT_LR[args.optimizer]
+    if args.conv:
+        g = convnet(seed=args.seed, dtype=dtype, l2=args.l2, dropout=args.dropout)
+        model = "conv net (conv 3x3 x16 - relu - maxpool 2x2 - affine 100 - relu - affine 10)"
+    else:
+        sizes = [64, *args.hidden, 10]
+        g = mlp(sizes, activation=args.activation, seed=args.seed, dtype=dtype, l2=args.l2,
+                dropout=args.dropout)
+        model = f"MLP {'-'.join(map(str, sizes))} {args.activation}"
+    optimizer = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSProp, "adam": Adam}[args.optimizer](lr)
+    progress = "silent" if args.quiet else "bar"
+    print(f"model: {model}, softmax loss, L2 {args.l2:g}; {args.optimizer} lr {lr:g}, {args.dtype}")
+    print(f"data: {len(data['y_train'])} train / {len(data['y_val'])} validation / "
+          f"{len(data['y_test'])} test digits (split seed {args.seed})", flush=True)
+    start = time.perf_counter()
+    trainer = Trainer(g, optimizer, batch_size=args.batch_size, epochs=epochs, lr_decay=args.lr_decay,
+                      patience=args.patience, seed=args.seed, progress=progress)
+    history = trainer.fit(data["x_train"], data["y_train"], data["x_val"], data["y_val"])
+    seconds = time.perf_counter() - start
+    g.save(args.out)
+    print(f"best validation accuracy {trainer.best_val_acc:.4f} at epoch {trainer.best_epoch} "
+          f"of {len(history['loss'])}; {seconds:.1f} s; params saved to {args.out}")
+    if args.plot:
+        _plot(history, args.plot)
+        print(f"curves saved to {args.plot}")
+    print(f"test accuracy: {accuracy(g, data['x_test'], data['y_test']):.4f}")
+    return 0
+
+
+def _plot(history, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(epochs, history["loss"])
+    left.set(xlabel="epoch", ylabel="training loss", yscale="log", title="loss")
+    right.plot(epochs, history["train_acc"], label="train")
+    right.plot(epochs, history["val_acc"], label="validation")
+    right.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _user_gate(target):
+    module_name, _, class_name = target.partition(":")
+    if not module_name or not class_name:
+        raise UsageError(f"expected MODULE:CLASS (e.g. mypkg.gates:Cube), got {target!r}")
+    sys.path.insert(0, os.getcwd())   # a user's module beside them, as `python -m` would find it
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise UsageError(f"cannot import {module_name!r}: {type(error).__name__}: {error}") from None
+    cls = getattr(module, class_name, None)
+    if not (inspect.isclass(cls) and callable(getattr(cls, "forward", None))
+            and callable(getattr(cls, "backward", None))):
+        raise UsageError(f"{module_name!r} has no gate class {class_name!r} (a class with forward and backward)")
+    try:
+        return cls()
+    except TypeError as error:
+        raise UsageError(f"cannot make {class_name}() without arguments: {error}") from None
+
+
+def check(args):
+    from gates.check import check_gate
+    from graph.catalogue import CATALOGUE
+
+    if args.target:
+        gate = _user_gate(args.target)
+        arity = len([p for p in inspect.signature(gate.forward).parameters.values()
+                     if p.kind == p.POSITIONAL_OR_KEYWORD])
+        shapes = args.shape or [[3, 4]] * max(arity, 1)
+        rng = np.random.default_rng(args.seed)
+        cases = [(args.target, gate, [rng.standard_normal(s) for s in shapes])]
+    else:
+        if args.shape:
+            raise UsageError("--shape applies to a user's gate (MODULE:CLASS) only")
+        cases = [(spec.id, spec.make(), spec.inputs(args.seed)) for spec in CATALOGUE]
+    rows, failures = [], 0
+    for name, gate, inputs in cases:
+        shapes = " ".join(str(tuple(np.shape(x))) for x in inputs)
+        try:
+            errors = [e for e in check_gate(gate, *inputs) if e is not None]
+            rows.append((name, shapes, f"{max(errors, default=0.0):.1e}", "pass"))
+        except AssertionError as error:
+            failures += 1
+            rows.append((name, shapes, "-", "FAIL"))
+            print(f"{name}: {error}", file=sys.stderr)
+        except Exception as error:   # a user's gate may break in any way: report it as a failure
+            failures += 1
+            rows.append((name, shapes, "-", "FAIL"))
+            print(f"{name}: {type(error).__name__}: {error}", file=sys.stderr)
+    header = ("gate", "input shapes", "worst rel_error", "result")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(text.ljust(w) for text, w in zip(row, widths)).rstrip())
+    print(f"{len(rows) - failures} passed, {failures} failed "
+          f"(float64, centred differences h=1e-5, allclose rtol 1e-6 atol 1e-8)")
+    return 1 if failures else 0
+
+
+def main(argv=None):
+    try:
+        args = parser().parse_args(argv)
+        return {"train": train, "check": check}[args.command](args)
+    except UsageError as error:
+        print(f"gategraph: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gategraph: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

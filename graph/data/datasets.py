@@ -1,0 +1,79 @@
+"""Data sets for training and the notebooks: the bundled digits, and toy 2-D sets."""
+from importlib import resources
+
+import numpy as np
+
+
+def load_digits(dtype=np.float64):
+    """The 1,797 bundled 8x8 digits: x (1797, 64) scaled to [0, 1] in ``dtype``, y int64 (1797,)."""
+    with resources.files(__package__).joinpath("digits.npz").open("rb") as f, np.load(f) as archive:
+        images, labels = archive["images"], archive["labels"]
+    x = (images.reshape(len(images), -1) / 16.0).astype(dtype)
+    return x, labels.astype(np.int64)
+
+
+def stratified_split(y, fractions=(0.6, 0.2, 0.2), seed=0):
+    """Index arrays (train, validation, test) that keep each class's share in every part.
+
+    ``fractions`` must add up to 1; within each class the examples are shuffled
+    with ``seed`` and cut by rounding the cumulative fractions.
+    """
+    if not np.isclose(sum(fractions), 1.0) or min(fractions) < 0:
+        raise ValueError(f"fractions must be non-negative and add up to 1, got {fractions}")
+    rng = np.random.default_rng(seed)
+    cuts = np.cumsum(fractions)[:-1]
+    parts = [[] for _ in fractions]
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        for part, chunk in zip(parts, np.split(members, np.round(cuts * len(members)).astype(int))):
+            part.append(chunk)
+    return tuple(rng.permutation(np.concatenate(part)) for part in parts)
+
+
+def digits_split(fractions=(0.6, 0.2, 0.2), seed=0, dtype=np.float64):
+    """The digits cut by ``stratified_split``: a dict of x_train, y_train, x_val, y_val, x_test, y_test."""
+    x, y = load_digits(dtype)
+    train, val, test = stratified_split(y, fractions, seed)
+    return {"x_train": x[train], "y_train": y[train], "x_val": x[val], "y_val": y[val],
+            "x_test": x[test], "y_test": y[test]}
+
+
+def spiral(points_per_class=100, classes=3, noise=0.2, seed=0, dtype=np.float64):
+    """CS231n's spiral: ``classes`` interleaved arms in 2-D. Returns x (N, 2), y (N,)."""
+    rng = np.random.default_rng(seed)
+    radius = np.tile(np.linspace(0.0, 1.0, points_per_class), classes)
+    y = np.repeat(np.arange(classes), points_per_class)
+    theta = (y * 4.0 + np.tile(np.linspace(0.0, 4.0, points_per_class), classes)
+             + rng.standard_normal(y.size) * noise)
+    x = np.column_stack([radius * np.sin(theta), radius * np.cos(theta)])
+    return x.astype(dtype), y
+
+
+def xor(n=200, noise=0.1, seed=0, dtype=np.float64):
+    """Points near the four corners of [-1, 1]^2, class 1 where the signs of the coordinates differ."""
+    rng = np.random.default_rng(seed)
+    corners = rng.choice([-1.0, 1.0], size=(n, 2))
+    x = corners + rng.standard_normal((n, 2)) * noise
+    y = (corners[:, 0] != corners[:, 1]).astype(np.int64)
+    return x.astype(dtype), y
+
+
+def blobs(points_per_class=100, classes=3, spread=0.5, seed=0, dtype=np.float64):
+    """Gaussian blobs around ``classes`` centres on the unit circle. Returns x (N, 2), y (N,)."""
+    rng = np.random.default_rng(seed)
+    angles = 2 * np.pi * np.arange(classes) / classes
+    centres = 2.0 * np.column_stack([np.cos(angles), np.sin(angles)])
+    y = np.repeat(np.arange(classes), points_per_class)
+    x = centres[y] + rng.standard_normal((y.size, 2)) * spread
+    return x.astype(dtype), y
+
+
+def standardise(split, floor=0.1):
+    """Shift and scale every x_* of ``split`` by the training set's per-feature mean and std.
+
+    ``floor`` is added to the std so that near-constant pixels (the digits'
+    borders) are not blown up. Returns a new dict; y_* are shared.
+    """
+    mean = split["x_train"].mean(axis=0)
+    std = split["x_train"].std(axis=0) + floor
+    return {k: ((v - mean) / std).astype(v.dtype) if k.startswith("x_") else v for k, v in split.items()}

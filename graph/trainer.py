@@ -1,0 +1,117 @@
+"""Training: epochs of shuffled mini-batches, history, best params, early stopping."""
+import sys
+import time
+
+import numpy as np
+
+
+def predict(graph, x, output="scores", batch_size=1024):
+    """Class predictions argmax(scores) for ``x``, computed in eval mode (the mode is restored after)."""
+    modes = [(node.gate, node.gate.training) for node in graph.nodes if node.gate is not None]
+    graph.eval()
+    try:
+        scores = [graph.forward(output=output, x=x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    finally:
+        for gate, mode in modes:
+            gate.training = mode
+    return np.argmax(np.concatenate(scores), axis=1)
+
+
+def accuracy(graph, x, y, output="scores"):
+    """The fraction of ``x`` whose predicted class is ``y``."""
+    return float(np.mean(predict(graph, x, output) == y))
+
+
+class _Progress:
+    """A tqdm bar over epochs when tqdm is installed, otherwise one line per epoch; silent if asked."""
+
+    def __init__(self, epochs, mode):
+        self.bar = None
+        self.mode = mode
+        if mode == "bar":
+            try:
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=epochs, unit="epoch", file=sys.stderr)
+            except ImportError:
+                self.mode = "lines"
+
+    def update(self, epoch, epochs, record):
+        text = (f"loss {record['loss']:.4f}  train acc {record['train_acc']:.4f}  "
+                f"val acc {record['val_acc']:.4f}  lr {record['lr']:.3g}")
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(1)
+        elif self.mode != "silent":
+            print(f"epoch {epoch:>{len(str(epochs))}}/{epochs}  {text}", file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Trainer:
+    """Trains a graph with inputs ``x``, ``y``, a ``scores`` node and a scalar loss output.
+
+    Each epoch shuffles the training set (seeded), runs ``optimizer.step`` on
+    every mini-batch, multiplies the learning rate by ``lr_decay``, and records
+    the mean training loss and the training and validation accuracy in
+    ``history``. The params of the best validation epoch are restored at the
+    end; ``patience`` epochs without improvement stop early.
+    ``progress`` is "bar" (tqdm when installed), "lines" or "silent".
+    """
+
+    def __init__(self, graph, optimizer, batch_size=64, epochs=20, lr_decay=1.0, patience=None,
+                 seed=0, progress="bar", train_acc_samples=1000):
+        if batch_size < 1 or epochs < 1:
+            raise ValueError(f"batch_size and epochs must be positive, got {batch_size} and {epochs}")
+        self.graph, self.optimizer = graph, optimizer
+        self.batch_size, self.epochs, self.lr_decay, self.patience = batch_size, epochs, lr_decay, patience
+        self.rng = np.random.default_rng(seed)
+        self.progress = progress
+        self.train_acc_samples = train_acc_samples
+        self.history = {"loss": [], "train_acc": [], "val_acc": [], "lr": [], "seconds": []}
+        self.best_val_acc, self.best_epoch = -1.0, None
+
+    def step(self, x, y):
+        """One optimisation step on a batch; returns its loss."""
+        g = self.graph
+        loss = g.forward(x=x, y=y)
+        g.backward()
+        self.optimizer.step(g.params, g.grads)
+        return loss
+
+    def fit(self, x_train, y_train, x_val, y_val):
+        """Train for the configured epochs; returns ``history``."""
+        g, n = self.graph, len(x_train)
+        best = {name: value.copy() for name, value in g.params.items()}
+        since_best = 0
+        bar = _Progress(self.epochs, self.progress)
+        try:
+            for epoch in range(1, self.epochs + 1):
+                start = time.perf_counter()
+                g.train()
+                order = self.rng.permutation(n)
+                losses = [self.step(x_train[batch], y_train[batch])
+                          for batch in np.array_split(order, max(1, -(-n // self.batch_size)))]
+                sample = order[:self.train_acc_samples]
+                record = {"loss": float(np.mean(losses)),
+                          "train_acc": accuracy(g, x_train[sample], y_train[sample]),
+                          "val_acc": accuracy(g, x_val, y_val),
+                          "lr": self.optimizer.lr,
+                          "seconds": time.perf_counter() - start}
+                for key, value in record.items():
+                    self.history[key].append(value)
+                bar.update(epoch, self.epochs, record)
+                if record["val_acc"] > self.best_val_acc:
+                    self.best_val_acc, self.best_epoch, since_best = record["val_acc"], epoch, 0
+                    best = {name: value.copy() for name, value in g.params.items()}
+                else:
+                    since_best += 1
+                    if self.patience is not None and since_best >= self.patience:
+                        break
+                self.optimizer.lr *= self.lr_decay
+        finally:
+            bar.close()
+            for name, value in best.items():   # in place: optimizers and users hold these arrays
+                g.params[name][...] = value
+        return self.history
