@@ -192,10 +192,11 @@ class Repeat(Gate):
         self.n, self.axis = n, axis
 
     def forward(self, x):
+        self.dtype = np.result_type(x)
         return np.repeat(np.expand_dims(x, self.axis), self.n, axis=self.axis)
 
     def backward(self, dout):
-        return np.sum(dout, axis=self.axis)
+        return np.sum(upstream(dout, self.dtype), axis=self.axis)
 
 
 # --- matrix products ------------------------------------------------------------

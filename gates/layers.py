@@ -39,11 +39,11 @@ class Flatten(Gate):
     rule = "reshape dout back to x's shape"
 
     def forward(self, x):
-        self.x_shape = np.shape(x)
+        self.x_shape, self.dtype = np.shape(x), np.result_type(x)
         return np.reshape(x, (self.x_shape[0], -1))
 
     def backward(self, dout):
-        return np.reshape(dout, self.x_shape)
+        return np.reshape(upstream(dout, self.dtype), self.x_shape)
 
 
 class Reshape(Gate):
@@ -56,7 +56,7 @@ class Reshape(Gate):
         self.shape = tuple(shape)
 
     def forward(self, x):
-        self.x_shape = np.shape(x)
+        self.x_shape, self.dtype = np.shape(x), np.result_type(x)
         try:
             return np.reshape(x, self.shape)
         except ValueError:
@@ -64,7 +64,7 @@ class Reshape(Gate):
                                     f"which cannot be reshaped to {self.shape}") from None
 
     def backward(self, dout):
-        return np.reshape(dout, self.x_shape)
+        return np.reshape(upstream(dout, self.dtype), self.x_shape)
 
 
 class Dropout(Gate):
@@ -86,6 +86,7 @@ class Dropout(Gate):
 
     def forward(self, x):
         x = np.asarray(x)
+        self.dtype = x.dtype
         if not self.training or self.p == 0:
             self.mask = None
             return x
@@ -98,7 +99,7 @@ class Dropout(Gate):
 
     def backward(self, dout):
         if self.mask is None:
-            return dout
+            return upstream(dout, self.dtype)
         return upstream(dout, self.mask) * self.mask
 
 
