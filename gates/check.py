@@ -105,8 +105,9 @@ def check_gate(gate, *inputs, dout=None, h=1e-5, rtol=1e-6, atol=1e-8):
 def check_graph(graph, h=1e-5, rtol=1e-6, atol=1e-8, **feeds):
     """``check_gate`` for a whole graph with a scalar output, over every float input and param.
 
-    Params must be float64; they are probed in place and restored. Returns a
-    dict from leaf name to worst rel_error (None for non-float inputs).
+    Params must be float64; they are probed in place and restored. Inputs the
+    graph gives no gradient (labels, inputs the output does not use) are not
+    probed. Returns a dict from leaf name to worst rel_error (None where not probed).
     """
     for name, value in graph.params.items():
         if value.dtype != np.float64:
@@ -125,7 +126,7 @@ def check_graph(graph, h=1e-5, rtol=1e-6, atol=1e-8, **feeds):
 
     errors = {}
     for name, value in feeds.items():
-        if not _is_float(value):
+        if not _is_float(value) or analytic.get(name) is None:   # labels: no gradient by design
             errors[name] = None
             continue
         numeric = numerical_gradient(lambda v: objective(**{**feeds, name: v}), value, h)
