@@ -1,7 +1,6 @@
 """Gates: the operations of a computational graph, each with forward and backward."""
 from .activations import ReLU, Sigmoid, Tanh
-from .arithmetic import (Add, Divide, Exp, Log, MatMul, Max, Multiply, Power, Repeat, Square,
-                         Subtract, Sum)
+from .arithmetic import Add, Divide, Exp, Log, MatMul, Max, Multiply, Power, Repeat, Square, Subtract, Sum
 from .base import Gate, NotForwardedError, unbroadcast
 from .conv import Conv2D, MaxPool2D
 from .layers import Affine, BatchNorm, Dropout, Flatten, Reshape

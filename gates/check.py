@@ -96,8 +96,7 @@ def check_gate(gate, *inputs, dout=None, h=1e-5, rtol=1e-6, atol=1e-8):
                                      f"must be None, got {type(grad).__name__}")
             errors.append(None)
             continue
-        probe = list(inputs)
-        numeric = numerical_gradient(lambda xi: objective(*probe[:i], xi, *probe[i + 1:]), x, h)
+        numeric = numerical_gradient(lambda xi, i=i: objective(*inputs[:i], xi, *inputs[i + 1:]), x, h)
         errors.append(_compare(f"{name}, input {i}", grad, numeric, rtol, atol))
     return tuple(errors)
 
@@ -129,7 +128,7 @@ def check_graph(graph, h=1e-5, rtol=1e-6, atol=1e-8, **feeds):
         if not _is_float(value) or analytic.get(name) is None:   # labels: no gradient by design
             errors[name] = None
             continue
-        numeric = numerical_gradient(lambda v: objective(**{**feeds, name: v}), value, h)
+        numeric = numerical_gradient(lambda v, name=name: objective(**{**feeds, name: v}), value, h)
         errors[name] = _compare(f"graph input {name!r}", analytic[name], numeric, rtol, atol)
     for name in graph.params:
         numeric = numerical_gradient(lambda _: objective(**feeds), snapshot.params[name], h)

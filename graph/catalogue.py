@@ -5,8 +5,8 @@ gate means adding a line here. Each input is drawn from a named domain, chosen
 away from kinks (ReLU at 0, ties of Max and MaxPool2D) where centred
 differences would straddle one.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.special import logsumexp

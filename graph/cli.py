@@ -1,6 +1,7 @@
 """The ``gategraph`` command: ``train`` the digits network, ``check`` gates' gradients."""
 import argparse
 import importlib
+import importlib.util
 import inspect
 import os
 import sys
@@ -92,11 +93,9 @@ def train(args):
     _writable(args.out, "the params")
     if args.plot:
         _writable(args.plot, "the plot")
-        try:
-            import matplotlib
-        except ImportError:
+        if importlib.util.find_spec("matplotlib") is None:
             raise UsageError("--plot needs matplotlib: pip install matplotlib "
-                             "(or pip install -e \".[notebooks]\")") from None
+                             "(or pip install -e \".[notebooks]\")")
     if not 0 <= args.dropout < 1:
         raise UsageError(f"--dropout must lie in [0, 1), got {args.dropout}")
     dtype = np.dtype(args.dtype)

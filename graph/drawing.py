@@ -3,7 +3,6 @@ import html
 import shutil
 import subprocess
 
-
 from .explain import describe
 
 INSTALL_HINT = ("drawing needs Graphviz's `dot` program: install it with "
