@@ -49,10 +49,11 @@ def _compare(what, analytic, numeric, rtol, atol):
     error = rel_error(analytic, numeric)
     excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
     if np.any(excess > 0) or not np.all(np.isfinite(analytic)):
-        worst = np.unravel_index(np.argmax(np.where(np.isfinite(excess), excess, np.inf)), numeric.shape)
+        flat = np.argmax(np.where(np.isfinite(excess), excess, np.inf))
+        worst = tuple(int(i) for i in np.unravel_index(flat, numeric.shape))
         raise AssertionError(
             f"{what}: analytic and numerical gradients differ; worst at index {worst}: "
-            f"analytic {analytic[worst]!r}, numerical {numeric[worst]!r} "
+            f"analytic {float(analytic[worst]):.10g}, numerical {float(numeric[worst]):.10g} "
             f"(allowed |difference| <= {atol} + {rtol} * |numerical|); max rel_error {error:.3e}")
     return error
 
