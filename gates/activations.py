@@ -38,8 +38,9 @@ class ReLU(Gate):
     rule = "1 where x > 0, else 0"
 
     def forward(self, x):
-        self.mask, self.dtype = x > 0, np.result_type(x)
-        return np.maximum(x, 0)
+        # the output is cached, not a mask: the graph holds the output anyway
+        self.out = np.maximum(x, 0)
+        return self.out
 
     def backward(self, dout):
-        return upstream(dout, self.dtype) * self.mask
+        return upstream(dout, self.out) * (self.out > 0)

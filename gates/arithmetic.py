@@ -215,4 +215,5 @@ class MatMul(Gate):
 
     def backward(self, dout):
         dout = upstream(dout, np.result_type(self.a, self.b))
-        return dout @ self.b.T, self.a.T @ dout
+        return (dout @ self.b.T if self.wants_grad(0) else None,
+                self.a.T @ dout if self.wants_grad(1) else None)

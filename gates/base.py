@@ -24,6 +24,10 @@ class Gate:
       input's shape (undo broadcasting with `unbroadcast`) and dtype; backward
       never writes into ``dout`` or the cache.
 
+    Before backward the graph sets ``needs_input_grad``, one bool per input;
+    a gate may return None for an input that needs no gradient, to skip work
+    (an Affine layer fed data needs no dx). Outside a graph it is None: all.
+
     Hyperparameters go to ``__init__``; learned arrays are forward inputs.
     Gates that differ between training and testing read ``self.training``.
     Calling backward before forward raises RuntimeError naming the gate.
@@ -34,6 +38,12 @@ class Gate:
     rule = ""
     #: names of the __init__ arguments, shown by repr
     hyperparameters = ()
+    #: which inputs want a gradient in the coming backward (None: all), set by the graph
+    needs_input_grad = None
+
+    def wants_grad(self, i):
+        """Whether input ``i`` needs a gradient in this backward."""
+        return self.needs_input_grad is None or self.needs_input_grad[i]
 
     def forward(self, *inputs):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
@@ -70,8 +80,10 @@ def upstream(dout, like):
     A float64 scalar or array must not promote float32 gradients to float64
     (numpy's promotion rules would), so gates cast the upstream gradient once.
     """
-    dtype = np.result_type(like)
-    if not np.issubdtype(dtype, np.floating):
+    dtype = like if isinstance(like, np.dtype) else np.result_type(like)
+    if type(dout) is np.ndarray and dout.dtype == dtype:
+        return dout               # the usual case, kept cheap: it runs in every backward
+    if dtype.kind != "f":
         dtype = np.dtype(np.float64)
     if np.ndim(dout) == 0:
         return dtype.type(dout)   # a numpy scalar, as numpy's own scalar arithmetic gives

@@ -58,6 +58,8 @@ class Conv2D(Gate):
         dout2 = dout.transpose(1, 0, 2, 3).reshape(F, -1)
         dW = (dout2 @ self.cols.T).reshape(self.W.shape)
         db = dout2.sum(axis=1)
+        if not self.wants_grad(0):
+            return None, dW, db
         dcols = (self.W.reshape(F, -1).T @ dout2).reshape(C, HH, WW, N, Ho, Wo)
         # col2im: every filter tap (i, j) adds its column block back at its
         # strided offset; a loop over taps, never over pixels.

@@ -25,11 +25,13 @@ class Affine(Gate):
             raise shape_error(self, f"W has shape {W.shape} but b has shape {np.shape(b)}; "
                                     f"expected b of shape ({W.shape[1]},)")
         self.x2, self.x_shape, self.W = x2, x.shape, W
-        return x2 @ W + b
+        out = x2 @ W
+        out += b      # into the fresh product: one allocation fewer than x2 @ W + b
+        return out
 
     def backward(self, dout):
         dout = upstream(dout, np.result_type(self.x2, self.W))
-        dx = (dout @ self.W.T).reshape(self.x_shape)
+        dx = (dout @ self.W.T).reshape(self.x_shape) if self.wants_grad(0) else None
         return dx, self.x2.T @ dout, dout.sum(axis=0)
 
 

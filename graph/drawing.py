@@ -31,7 +31,7 @@ def to_dot(graph):
     """DOT source: one node per leaf and gate, labelled with name and type; values and gradients on edges."""
     ran = graph._ran
     computed = ran.names if ran is not None else set()
-    has_grads = graph._backward_done
+    has_grads = graph._backward_done and graph._kept
     lines = ["digraph gategraph {", "  rankdir=LR;", '  node [fontname="Helvetica"];',
              '  edge [fontname="Helvetica", fontsize=10];']
     for node in graph.nodes_topologically_sorted():

@@ -55,8 +55,9 @@ def _local(gate, inputs, upstream, downstream):
 
 def explain(graph):
     """One row per gate the last backward ran, from the output back to the inputs."""
-    if not graph._backward_done:
-        raise RuntimeError("explain() reads the last backward pass: run forward and backward first")
+    if not graph._backward_done or not graph._kept:
+        raise RuntimeError("explain() reads the last backward pass: run forward and backward "
+                           "(with keep=True, the default) first")
     rows = []
     for node, parents in reversed(graph._ran.gates):
         names = [p.name for p in parents]

@@ -45,6 +45,20 @@ class _Plan:
         by_name = {node.name: node for node in nodes}
         self.gates = [(node, tuple(by_name[n] for n in node.input_names))
                       for node in nodes if node.kind == "gate"]
+        # For backward with and without input gradients: which inputs of each
+        # gate lead back to a leaf that wants a gradient (None: skip the gate).
+        self.needs = {with_inputs: self._needs(with_inputs) for with_inputs in (True, False)}
+
+    def _needs(self, with_inputs):
+        wanted = {node.name for node in self.nodes
+                  if node.kind == "param" or (with_inputs and node.kind == "input")}
+        needs = {}
+        for node, parents in self.gates:
+            flags = tuple(p.name in wanted for p in parents)
+            if any(flags):
+                wanted.add(node.name)
+                needs[node.name] = flags
+        return needs
 
 
 def _gate_error(node, error):
@@ -71,6 +85,7 @@ class ComputationalGraph:
         self._plans = {}
         self._ran = None          # the plan the last successful forward ran
         self._backward_done = False
+        self._kept = True         # whether the last backward kept the gate nodes' gradients
 
     # --- building -----------------------------------------------------------
 
@@ -188,6 +203,11 @@ class ComputationalGraph:
         if missing:
             raise ValueError(f"missing feed for input(s) {missing}; forward needs "
                              f"{plan.inputs} to compute {plan.nodes[-1].name!r}")
+        # Drop the last pass's gradients now, not when the next backward replaces
+        # them: otherwise both generations are alive at once (peak memory).
+        self._backward_done, self.grads = False, {}
+        for node in plan.nodes:
+            node.grad, node.downstream = None, ()
         for name, value in feeds.items():
             self._nodes[name].value = value
         for node in plan.params:
@@ -200,15 +220,20 @@ class ComputationalGraph:
             except Exception as error:
                 error.add_note(f"in node {node.label}")
                 raise
-        self._ran, self._backward_done = plan, False
+        self._ran = plan
         return plan.nodes[-1].value
 
-    def backward(self, dout=None):
+    def backward(self, dout=None, inputs=True, keep=True):
         """Run the gates in reverse order from the output, adding gradients where a node fans out.
 
         ``dout`` is dL/d(output), ones by default. Returns a dict from every
         input and param name to its gradient (None for an input no gradient
         reaches, such as integer labels; zeros for a param the output does not use).
+        ``inputs=False`` skips the work that only input gradients need (a
+        training step wants the params' alone); the inputs then get None.
+        ``keep=False`` lets each gate node's gradient go once its gate has used
+        it, so a training step holds no more than hand-written code would;
+        ``grad()`` and ``explain()`` then answer for leaves only.
         """
         plan = self._ran
         if plan is None:
@@ -217,10 +242,12 @@ class ComputationalGraph:
         out = plan.nodes[-1]
         grads = {out.name: self._seed(out, dout)}
         owned = set()   # gradients this pass allocated, safe to add into in place
+        needs = plan.needs[bool(inputs)]
         for node, parents in reversed(plan.gates):
             upstream = grads.get(node.name)
-            if upstream is None:
+            if upstream is None or node.name not in needs:
                 continue
+            node.gate.needs_input_grad = needs[node.name]
             try:
                 downstream = node.gate.backward(upstream)
             except ValueError as error:
@@ -233,13 +260,17 @@ class ComputationalGraph:
             elif not isinstance(downstream, tuple) or len(downstream) != len(parents):
                 raise ValueError(f"{node.label}: backward must return a tuple of {len(parents)} "
                                  f"gradients, one per input, got {type(downstream).__name__}")
-            node.downstream = downstream
+            if keep:
+                node.downstream = downstream
+            else:
+                del grads[node.name]
             for parent, grad in zip(parents, downstream):
                 if grad is not None:
                     self._check_grad(node, parent, grad)
                     self._accumulate(grads, owned, parent.name, grad)
         for node in plan.nodes:
             node.grad = grads.get(node.name)
+        self._kept = keep
         result = {name: grads.get(name) for name in self._names("input")}
         self.grads = {name: (grads[name] if grads.get(name) is not None else np.zeros_like(value))
                       for name, value in self.params.items()}
@@ -264,7 +295,7 @@ class ComputationalGraph:
                              f"for input {parent.name!r} of shape {want}; each gradient must have "
                              "its input's shape")
         dtype = getattr(parent.value, "dtype", None)
-        if dtype is not None and np.issubdtype(dtype, np.floating) and np.result_type(grad) != dtype:
+        if dtype is not None and dtype.kind == "f" and getattr(grad, "dtype", None) != dtype:
             raise ValueError(f"{node.label}: backward returned a {np.result_type(grad)} gradient for "
                              f"input {parent.name!r} of dtype {dtype} (inputs of mixed float dtypes "
                              "promote; feed arrays of the params' dtype)")
@@ -301,6 +332,9 @@ class ComputationalGraph:
         node = self._computed(name)
         if not self._backward_done:
             raise RuntimeError(f"node {node.label} has no gradient: run backward first")
+        if node.kind == "gate" and not self._kept:
+            raise RuntimeError(f"node {node.label}: the last backward ran with keep=False and let "
+                               "the gradients of gate nodes go; run backward() to keep them")
         return node.grad
 
     def node(self, name):

@@ -76,7 +76,7 @@ class Trainer:
         """One optimisation step on a batch; returns its loss."""
         g = self.graph
         loss = g.forward(x=x, y=y)
-        g.backward()
+        g.backward(inputs=False, keep=False)   # the params' gradients are all a step needs
         self.optimizer.step(g.params, g.grads)
         return loss
 
