@@ -18,8 +18,8 @@ class Conv2D(Gate):
     """Cross-correlation with zero padding.
 
     x: (N, C, H, W), W: (F, C, HH, WW), b: (F,); returns (N, F, H', W') with
-    H' = (H + 2 pad - HH) / stride + 1. Computed as one matrix product with an
-    im2col matrix of shape (C*HH*WW, N*H'*W'), built from a strided view.
+    H' = (H + 2 pad - HH) / stride + 1. Computed as matrix products with an
+    im2col array of shape (N, C*HH*WW, H'*W') built from a strided view.
     """
 
     rule = "dW = dout (x) cols, dx = col2im(W.T @ dout), db = sum of dout"
@@ -43,31 +43,32 @@ class Conv2D(Gate):
         Wo = _output_size(self, Wd + 2 * p, WW, s, "width")
         xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
         windows = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::s, ::s]
-        # (C, HH, WW, N, Ho, Wo): rows are filter taps, columns output pixels, so
-        # both matrix products below run on contiguous operands.
-        self.cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * HH * WW, N * Ho * Wo)
+        # (N, C*HH*WW, Ho*Wo): one image's taps by its output pixels, so that the
+        # batched product with W (F, C*HH*WW) lands directly in (N, F, Ho*Wo)
+        # order, with no transposed copy of the output or of dout.
+        self.cols = windows.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * HH * WW, Ho * Wo)
         self.W, self.xp_shape = W, xp.shape
-        out = W.reshape(F, -1) @ self.cols + np.reshape(b, (F, 1))
-        return out.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)
+        out = np.matmul(W.reshape(F, -1), self.cols)
+        out += np.reshape(b, (F, 1))
+        return out.reshape(N, F, Ho, Wo)
 
     def backward(self, dout):
         dout = upstream(dout, self.cols)
         F, C, HH, WW = self.W.shape
         N, _, Ho, Wo = dout.shape
         s, p = self.stride, self.pad
-        dout2 = dout.transpose(1, 0, 2, 3).reshape(F, -1)
-        dW = (dout2 @ self.cols.T).reshape(self.W.shape)
-        db = dout2.sum(axis=1)
+        dout3 = dout.reshape(N, F, Ho * Wo)
+        dW = np.matmul(dout3, self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.W.shape)
+        db = dout3.sum(axis=(0, 2))
         if not self.wants_grad(0):
             return None, dW, db
-        dcols = (self.W.reshape(F, -1).T @ dout2).reshape(C, HH, WW, N, Ho, Wo)
-        # col2im: every filter tap (i, j) adds its column block back at its
-        # strided offset; a loop over taps, never over pixels.
+        dcols = np.matmul(self.W.reshape(F, -1).T, dout3).reshape(N, C, HH, WW, Ho, Wo)
+        # col2im: every filter tap (i, j) adds its block back at its strided
+        # offset; a loop over taps, never over pixels.
         dxp = np.zeros(self.xp_shape, dtype=dcols.dtype)
-        dxp_chw = dxp.transpose(1, 0, 2, 3)   # a view in dcols' (C, N, ...) order
         for i in range(HH):
             for j in range(WW):
-                dxp_chw[:, :, i:i + s * Ho:s, j:j + s * Wo:s] += dcols[:, i, j]
+                dxp[:, :, i:i + s * Ho:s, j:j + s * Wo:s] += dcols[:, :, i, j]
         dx = dxp[:, :, p:dxp.shape[2] - p, p:dxp.shape[3] - p] if p else dxp
         return dx, dW, db
 
@@ -109,11 +110,20 @@ class MaxPool2D(Gate):
 
     def backward(self, dout):
         dout = upstream(dout, self.out)
-        dx = np.zeros(self.x.shape, dtype=dout.dtype)
         Ho, Wo = self.out.shape[2:]
+        overlapping = self.stride < self.size
+        # windows that tile x exactly write every position below: no zero-fill needed
+        tiled = (self.stride == self.size and self.x.shape[2] == Ho * self.size
+                 and self.x.shape[3] == Wo * self.size)
+        dx = (np.empty if tiled else np.zeros)(self.x.shape, dtype=dout.dtype)
         routed = np.zeros(self.out.shape, dtype=bool)   # windows whose argmax is taken
+        hit = np.empty(self.out.shape, dtype=bool)
         for x_tap, dx_tap in zip(self._taps(self.x, Ho, Wo), self._taps(dx, Ho, Wo)):
-            hit = (x_tap == self.out) & ~routed
+            np.equal(x_tap, self.out, out=hit)
+            np.greater(hit, routed, out=hit)    # hit and not routed: the first tie wins
             routed |= hit
-            dx_tap += dout * hit
+            if overlapping:
+                dx_tap += dout * hit
+            else:                               # each position lies in one window only
+                np.multiply(dout, hit, out=dx_tap)
         return dx

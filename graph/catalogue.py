@@ -146,6 +146,7 @@ GATES = [
     GateSpec(lambda: G.Conv2D(pad=1), ((2, 2, 4, 4), (3, 2, 2, 2), (3,)), ("normal",) * 3,
              lambda x, W, b: _conv(x, W, b, 1, 1), "Conv2D(pad=1,2x2)"),
     GateSpec(G.MaxPool2D, ((2, 3, 4, 4),), ("distinct",), lambda x: _pool(x, 2, 2)),
+    GateSpec(G.MaxPool2D, ((1, 2, 5, 5),), ("distinct",), lambda x: _pool(x, 2, 2), "MaxPool2D(untiled)"),
     GateSpec(lambda: G.MaxPool2D(size=3, stride=1), ((2, 2, 5, 5),), ("distinct",),
              lambda x: _pool(x, 3, 1), "MaxPool2D(size=3,stride=1)"),
 ]

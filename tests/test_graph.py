@@ -402,3 +402,34 @@ def test_random_graphs_pass_check_graph(data):
     feeds = {"a": rng.uniform(-1, 1, (2, 3)), "b": rng.uniform(-1, 1, (3,))}
     errors = check_graph(g, **feeds)
     assert set(errors) == {"a", "b", "p"}
+
+
+def test_training_backward_skips_input_gradients_and_lets_gate_gradients_go(rng):
+    g = ComputationalGraph()
+    x, y = g.input("x"), g.input("y")
+    h = g.add(G.Affine(), x, g.param("W1", rng.standard_normal((4, 5))), g.param("b1", np.zeros(5)), name="h")
+    s = g.add(G.Affine(), g.add(G.ReLU(), h), g.param("W2", rng.standard_normal((5, 3))), g.param("b2", np.zeros(3)))
+    g.add(SoftmaxWithLoss(), s, y)
+    feeds = {"x": rng.standard_normal((6, 4)), "y": rng.integers(0, 3, 6)}
+    g.forward(**feeds)
+    full = g.backward()
+    g.forward(**feeds)
+    lean = g.backward(inputs=False, keep=False)
+    assert full["x"] is not None and lean["x"] is None
+    for name in g.params:
+        np.testing.assert_array_equal(lean[name], full[name])
+    with pytest.raises(RuntimeError, match="keep=False"):
+        g.grad("h")
+    with pytest.raises(RuntimeError, match="keep=True"):
+        g.explain()
+    np.testing.assert_array_equal(g.grad("W1"), full["W1"])
+
+
+def test_gradients_of_the_last_step_are_released_when_the_next_forward_starts():
+    g = seed_graph()
+    g.forward(x=-2.0, y=5.0, z=-4.0)
+    g.backward()
+    g.forward(x=1.0, y=1.0, z=1.0)
+    assert g.grads == {}
+    with pytest.raises(RuntimeError, match="run backward first"):
+        g.grad("q")

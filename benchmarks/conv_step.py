@@ -1,0 +1,163 @@
+"""One SGD step of a small conv net: gategraph against hand-written numpy (im2col) and PyTorch eager.
+
+    python benchmarks/conv_step.py [--threads N] [--steps N] [--json PATH]
+
+The net: conv 3x3 (pad 1) - ReLU - 2x2 max pool - affine to 10 - softmax loss,
+batch 32. Hand-written numpy follows CS231n's fast layers: an im2col matrix
+from a strided view, col2im by accumulating each filter tap, and max pooling
+by reshaping into 2x2 blocks. The three are checked to agree to 1e-10 in
+float64 before timing.
+"""
+from common import emit, interleaved, load_torch, machine_info, matmul_gflops, ms, parse_args, peak_memory, ratio
+
+CONFIGS = [
+    dict(name="1x28x28, 8 filters", shape=(32, 1, 28, 28), filters=8, dtype="float32", steps=200),
+    dict(name="3x32x32, 16 filters", shape=(32, 3, 32, 32), filters=16, dtype="float32", steps=100),
+    dict(name="3x32x32, 16 filters", shape=(32, 3, 32, 32), filters=16, dtype="float64", steps=100),
+]
+
+
+def init_params(shape, filters, dtype, seed=0):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    N, C, H, W = shape
+    return {"W1": (rng.standard_normal((filters, C, 3, 3)) * np.sqrt(2 / (C * 9))).astype(dtype),
+            "b1": np.zeros(filters, dtype),
+            "W2": (rng.standard_normal((filters * H * W // 4, 10)) * 0.01).astype(dtype),
+            "b2": np.zeros(10, dtype)}
+
+
+def numpy_grads(p, x, y):
+    import numpy as np
+    from numpy.lib.stride_tricks import sliding_window_view
+    N, C, H, W = x.shape
+    F = p["W1"].shape[0]
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    cols = sliding_window_view(xp, (3, 3), axis=(2, 3)).transpose(1, 4, 5, 0, 2, 3).reshape(C * 9, -1)
+    conv = (p["W1"].reshape(F, -1) @ cols + p["b1"][:, None]).reshape(F, N, H, W).transpose(1, 0, 2, 3)
+    relu = np.maximum(conv, 0)
+    blocks = relu.reshape(N, F, H // 2, 2, W // 2, 2)
+    pooled = blocks.max(axis=3).max(axis=4)
+    flat = pooled.reshape(N, -1)
+    scores = flat @ p["W2"] + p["b2"]
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[np.arange(N), y].mean()
+    d = np.exp(log_probs)
+    d[np.arange(N), y] -= 1
+    d /= N
+    grads = {"W2": flat.T @ d, "b2": d.sum(axis=0)}
+    dpooled = (d @ p["W2"].T).reshape(pooled.shape)
+    mask = blocks == pooled[:, :, :, None, :, None]     # ties would share; random data has none
+    drelu = (mask * dpooled[:, :, :, None, :, None]).reshape(relu.shape)
+    dconv = drelu * (conv > 0)
+    d2 = dconv.transpose(1, 0, 2, 3).reshape(F, -1)
+    grads["W1"] = (d2 @ cols.T).reshape(p["W1"].shape)
+    grads["b1"] = d2.sum(axis=1)
+    return float(loss), grads
+
+
+def numpy_step(p, x, y, lr):
+    _, grads = numpy_grads(p, x, y)
+    for name, grad in grads.items():
+        p[name] -= lr * grad
+
+
+def gategraph_net(params):
+    from gates import Affine, Conv2D, MaxPool2D, ReLU
+    from graph import ComputationalGraph
+    from losses import SoftmaxWithLoss
+    g = ComputationalGraph()
+    x, y = g.input("x"), g.input("y")
+    h = g.add(Conv2D(stride=1, pad=1), x, g.param("W1", params["W1"].copy()), g.param("b1", params["b1"].copy()))
+    h = g.add(MaxPool2D(2, 2), g.add(ReLU(), h))
+    scores = g.add(Affine(), h, g.param("W2", params["W2"].copy()), g.param("b2", params["b2"].copy()), name="scores")
+    g.add(SoftmaxWithLoss(), scores, y, name="loss")
+    return g
+
+
+def torch_net(torch, params):
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    F = torch.nn.functional
+
+    def loss_of(x, y):
+        h = F.max_pool2d(torch.relu(F.conv2d(x, t["W1"], t["b1"], padding=1)), 2)
+        return F.cross_entropy(h.flatten(1) @ t["W2"] + t["b2"], y)
+
+    return t, loss_of
+
+
+def verify(torch):
+    import numpy as np
+    params = init_params((4, 2, 6, 6), 3, np.float64, seed=1)
+    params["W2"] *= 100
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((4, 2, 6, 6)), rng.integers(0, 10, 4)
+    g = gategraph_net(params)
+    loss = g.forward(x=x, y=y)
+    grads = g.backward()
+    np_loss, np_grads = numpy_grads(params, x, y)
+    worst = max(abs(loss - np_loss), *(np.max(np.abs(grads[k] - v)) for k, v in np_grads.items()))
+    if torch is not None:
+        t, loss_of = torch_net(torch, params)
+        t_loss = loss_of(torch.tensor(x), torch.tensor(y))
+        t_loss.backward()
+        worst = max(worst, abs(loss - t_loss.item()), *(np.max(np.abs(grads[k] - v.grad.numpy())) for k, v in t.items()))
+    assert worst < 1e-10, f"implementations disagree by {worst}"
+    return worst
+
+
+def main():
+    args = parse_args(__doc__)
+    import numpy as np
+    from graph import SGD
+    from graph.trainer import Trainer
+    torch = load_torch(args)
+    info = machine_info(torch)
+    info["agreement (float64, max |difference|)"] = f"{verify(torch):.1e}"
+    rates = {dt: matmul_gflops(np.dtype(dt)) for dt in ("float32", "float64")}
+    info["matmul rate (512x512)"] = ", ".join(f"{dt} {r:.1f} GFLOP/s" for dt, r in rates.items())
+    rows, lr = [], 1e-3
+    for cfg in CONFIGS:
+        dtype = np.dtype(cfg["dtype"])
+        params = init_params(cfg["shape"], cfg["filters"], dtype)
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal(cfg["shape"]).astype(dtype), rng.integers(0, 10, cfg["shape"][0])
+        trainer = Trainer(gategraph_net(params), SGD(lr))
+        np_params = {k: v.copy() for k, v in params.items()}
+        candidates = {"gategraph": lambda: trainer.step(x, y), "numpy": lambda: numpy_step(np_params, x, y, lr)}
+        if torch is not None:
+            t, loss_of = torch_net(torch, params)
+            tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+            def torch_step():
+                loss_of(tx, ty).backward()
+                with torch.no_grad():
+                    for v in t.values():
+                        v -= lr * v.grad
+                        v.grad = None
+            candidates["torch"] = torch_step
+        res = interleaved(candidates, args.steps or cfg["steps"])
+        N, C, H, W = cfg["shape"]
+        F = cfg["filters"]
+        flops = 3 * 2 * N * H * W * F * C * 9 + 4 * N * F * H * W // 4 * 10   # conv fwd + dW + (no dx); affine
+        gg = res["gategraph"]["median"]
+        row = {"config": cfg["name"], "dtype": cfg["dtype"], "gategraph ms": ms(gg), "iqr": ms(res["gategraph"]["iqr"]),
+               "numpy ms": ms(res["numpy"]["median"]), "vs numpy": ratio(gg, res["numpy"]["median"]),
+               "GFLOP/s": f"{flops / gg / 1e9:.1f} ({100 * flops / gg / 1e9 / rates[cfg['dtype']]:.0f}%)"}
+        if torch is not None:
+            row["torch ms"] = ms(res["torch"]["median"])
+            row["vs torch"] = ratio(gg, res["torch"]["median"])
+        gg_mem = peak_memory(lambda: trainer.step(x, y))
+        row["peak MB"] = f"{gg_mem / 2**20:.1f}"
+        row["vs numpy mem"] = ratio(gg_mem, peak_memory(lambda: numpy_step(np_params, x, y, lr)))
+        rows.append(row)
+        print(f"... {cfg['name']} {cfg['dtype']} done", flush=True)
+    emit(args, "conv net SGD step (median of interleaved steps)", info, rows,
+         ["config", "dtype", "gategraph ms", "iqr", "numpy ms", "torch ms", "vs numpy", "vs torch", "GFLOP/s",
+          "peak MB", "vs numpy mem"],
+         ["GFLOP/s: conv (forward and dW; the input needs no dx) and affine products over gategraph's time."])
+
+
+if __name__ == "__main__":
+    main()
