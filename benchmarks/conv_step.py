@@ -102,7 +102,8 @@ def verify(torch):
         t, loss_of = torch_net(torch, params)
         t_loss = loss_of(torch.tensor(x), torch.tensor(y))
         t_loss.backward()
-        worst = max(worst, abs(loss - t_loss.item()), *(np.max(np.abs(grads[k] - v.grad.numpy())) for k, v in t.items()))
+        worst = max(worst, abs(loss - t_loss.item()),
+                    *(np.max(np.abs(grads[k] - v.grad.numpy())) for k, v in t.items()))
     assert worst < 1e-10, f"implementations disagree by {worst}"
     return worst
 
@@ -110,6 +111,7 @@ def verify(torch):
 def main():
     args = parse_args(__doc__)
     import numpy as np
+
     from graph import SGD
     from graph.trainer import Trainer
     torch = load_torch(args)

@@ -14,6 +14,7 @@ GATES = 100
 def main():
     args = parse_args(__doc__)
     import numpy as np
+
     from gates import Add, Multiply, Tanh
     from graph import ComputationalGraph
     rng = np.random.default_rng(0)

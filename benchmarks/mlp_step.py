@@ -6,8 +6,7 @@ A step is forward, softmax loss, backward and the parameter update. The three
 implementations start from identical weights and batch; before timing, their
 loss and gradients are checked to agree to 1e-10 in float64.
 """
-from common import (emit, interleaved, load_torch, machine_info, matmul_gflops, ms, parse_args, peak_memory,
-                    ratio)
+from common import emit, interleaved, load_torch, machine_info, matmul_gflops, ms, parse_args, peak_memory, ratio
 
 CONFIGS = {
     "small": dict(batch=64, sizes=(64, 100, 10), steps=3000),
@@ -75,6 +74,7 @@ def torch_step(torch, tensors, loss_of, x, y, lr):
 def verify(torch):
     """Same loss and gradients, to 1e-10, from all three in float64."""
     import numpy as np
+
     from graph.networks import mlp
     rng = np.random.default_rng(1)
     g = mlp((20, 30, 30, 7), seed=1)
@@ -98,6 +98,7 @@ def main():
         p.add_argument("--configs", default="small,medium,large"),
         p.add_argument("--dtypes", default="float32,float64")))
     import numpy as np
+
     from graph import SGD
     from graph.networks import mlp
     from graph.trainer import Trainer
