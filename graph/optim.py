@@ -1,6 +1,20 @@
 """Optimizers: ``step(params, grads)`` updates the param arrays in place, state kept per name."""
 import numpy as np
 
+#: elements per slice of an update: its temporaries stay small (and in cache)
+#: instead of costing a whole param's size at the step's memory peak
+CHUNK = 1 << 16
+
+
+def chunks(param, *arrays):
+    """Matching flat slices of ``param`` and same-shaped ``arrays``; views, so updates land in place."""
+    if param.size <= CHUNK or not all(a.flags.c_contiguous for a in (param, *arrays)):
+        yield (param, *arrays)
+        return
+    flats = [a.reshape(-1) for a in (param, *arrays)]
+    for start in range(0, param.size, CHUNK):
+        yield tuple(flat[start:start + CHUNK] for flat in flats)
+
 
 class Optimizer:
     """Base: refuses non-finite gradients before touching any param, then updates each one."""
@@ -22,7 +36,7 @@ class Optimizer:
                 raise FloatingPointError(f"{type(self).__name__}.step: the gradient of {name!r} holds "
                                          "NaN or inf; no param was changed")
         for name, param in params.items():
-            self.update(name, param, grads[name])
+            self.update(name, param, np.asarray(grads[name]))
 
     def update(self, name, param, grad):
         raise NotImplementedError
@@ -36,7 +50,8 @@ class SGD(Optimizer):
     """param -= lr * grad."""
 
     def update(self, name, param, grad):
-        param -= self.lr * grad
+        for p, g in chunks(param, grad):
+            p -= self.lr * g
 
 
 class Momentum(Optimizer):
@@ -47,10 +62,10 @@ class Momentum(Optimizer):
         self.momentum = momentum
 
     def update(self, name, param, grad):
-        v = self._slot(name, param)
-        v *= self.momentum
-        v += grad
-        param -= self.lr * v
+        for p, g, v in chunks(param, grad, self._slot(name, param)):
+            v *= self.momentum
+            v += g
+            p -= self.lr * v
 
 
 class RMSProp(Optimizer):
@@ -61,10 +76,10 @@ class RMSProp(Optimizer):
         self.decay, self.eps = decay, eps
 
     def update(self, name, param, grad):
-        cache = self._slot(name, param)
-        cache *= self.decay
-        cache += (1 - self.decay) * grad * grad
-        param -= self.lr * grad / (np.sqrt(cache) + self.eps)
+        for p, g, cache in chunks(param, grad, self._slot(name, param)):
+            cache *= self.decay
+            cache += (1 - self.decay) * g * g
+            p -= self.lr * g / (np.sqrt(cache) + self.eps)
 
 
 class Adam(Optimizer):
@@ -81,10 +96,10 @@ class Adam(Optimizer):
     def update(self, name, param, grad):
         m, v = self._slot(name, param, "m"), self._slot(name, param, "v")
         t = self.state[name]["t"] = self.state[name].get("t", 0) + 1
-        m *= self.beta1
-        m += (1 - self.beta1) * grad
-        v *= self.beta2
-        v += (1 - self.beta2) * grad * grad
-        m_hat = m / (1 - self.beta1 ** t)
-        v_hat = v / (1 - self.beta2 ** t)
-        param -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        correction1, correction2 = 1 - self.beta1 ** t, 1 - self.beta2 ** t
+        for p, g, m_, v_ in chunks(param, grad, m, v):
+            m_ *= self.beta1
+            m_ += (1 - self.beta1) * g
+            v_ *= self.beta2
+            v_ += (1 - self.beta2) * g * g
+            p -= self.lr * (m_ / correction1) / (np.sqrt(v_ / correction2) + self.eps)

@@ -232,3 +232,19 @@ def test_cli_check_a_user_gate_from_a_module(tmp_path):
     assert good.returncode == 0 and "pass" in good.stdout and "(2, 3)" in good.stdout
     bad = subprocess.run([*run, "mygates:WrongCube"], cwd=tmp_path, capture_output=True, text=True)
     assert bad.returncode == 1 and "FAIL" in bad.stdout and "WrongCube, input 0" in bad.stderr
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: Momentum(0.1), lambda: RMSProp(0.01), lambda: Adam(0.01)])
+def test_chunked_updates_equal_whole_array_updates(make, monkeypatch):
+    import graph.optim
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((300, 7))
+    grads = [{"w": rng.standard_normal((300, 7))} for _ in range(3)]
+    results = []
+    for chunk in (graph.optim.CHUNK, 64):   # 2100 elements: one slice, then 33 slices
+        monkeypatch.setattr(graph.optim, "CHUNK", chunk)
+        optimizer, params = make(), {"w": start.copy()}
+        for g in grads:
+            optimizer.step(params, g)
+        results.append(params["w"])
+    np.testing.assert_allclose(results[0], results[1], rtol=0, atol=1e-15)
