@@ -248,3 +248,11 @@ def test_chunked_updates_equal_whole_array_updates(make, monkeypatch):
             optimizer.step(params, g)
         results.append(params["w"])
     np.testing.assert_allclose(results[0], results[1], rtol=0, atol=1e-15)
+
+
+def test_cli_train_plots_curves_and_the_conv_option_runs(tmp_path, capsys):
+    plot = tmp_path / "curves.png"
+    assert main(["train", "--conv", "--epochs", "1", "--quiet", "--out", str(tmp_path / "c.npz"),
+                 "--plot", str(plot)]) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "conv net" in capsys.readouterr().out
