@@ -42,6 +42,26 @@ def load_torch(args):
     return torch
 
 
+def check_agreement(graph, feeds, numpy_grads, params, torch=None, torch_model=None):
+    """Largest |difference| in loss and gradients between gategraph, numpy and torch (float64).
+
+    ``numpy_grads(params, x, y)`` returns (loss, grads); ``torch_model(torch,
+    params)`` returns (tensors, loss_of). Raises when they differ by 1e-10 or more.
+    """
+    import numpy as np
+    loss, grads = graph.forward(**feeds), graph.backward()
+    others = [numpy_grads({k: v.copy() for k, v in params.items()}, feeds["x"], feeds["y"])]
+    if torch is not None:
+        tensors, loss_of = torch_model(torch, params)
+        t_loss = loss_of(torch.tensor(feeds["x"]), torch.tensor(feeds["y"]))
+        t_loss.backward()
+        others.append((t_loss.item(), {k: t.grad.numpy() for k, t in tensors.items()}))
+    worst = max(max(abs(loss - other_loss), *(np.max(np.abs(grads[k] - v)) for k, v in other_grads.items()))
+                for other_loss, other_grads in others)
+    assert worst < 1e-10, f"implementations disagree by {worst}"
+    return worst
+
+
 def machine_info(torch=None):
     import numpy as np
     info = {"python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count()}

@@ -8,7 +8,18 @@ from a strided view, col2im by accumulating each filter tap, and max pooling
 by reshaping into 2x2 blocks. The three are checked to agree to 1e-10 in
 float64 before timing.
 """
-from common import emit, interleaved, load_torch, machine_info, matmul_gflops, ms, parse_args, peak_memory, ratio
+from common import (
+    check_agreement,
+    emit,
+    interleaved,
+    load_torch,
+    machine_info,
+    matmul_gflops,
+    ms,
+    parse_args,
+    peak_memory,
+    ratio,
+)
 
 CONFIGS = [
     dict(name="1x28x28, 8 filters", shape=(32, 1, 28, 28), filters=8, dtype="float32", steps=200),
@@ -94,18 +105,7 @@ def verify(torch):
     rng = np.random.default_rng(2)
     x, y = rng.standard_normal((4, 2, 6, 6)), rng.integers(0, 10, 4)
     g = gategraph_net(params)
-    loss = g.forward(x=x, y=y)
-    grads = g.backward()
-    np_loss, np_grads = numpy_grads(params, x, y)
-    worst = max(abs(loss - np_loss), *(np.max(np.abs(grads[k] - v)) for k, v in np_grads.items()))
-    if torch is not None:
-        t, loss_of = torch_net(torch, params)
-        t_loss = loss_of(torch.tensor(x), torch.tensor(y))
-        t_loss.backward()
-        worst = max(worst, abs(loss - t_loss.item()),
-                    *(np.max(np.abs(grads[k] - v.grad.numpy())) for k, v in t.items()))
-    assert worst < 1e-10, f"implementations disagree by {worst}"
-    return worst
+    return check_agreement(g, {"x": x, "y": y}, numpy_grads, params, torch, torch_net)
 
 
 def main():

@@ -6,7 +6,18 @@ A step is forward, softmax loss, backward and the parameter update. The three
 implementations start from identical weights and batch; before timing, their
 loss and gradients are checked to agree to 1e-10 in float64.
 """
-from common import emit, interleaved, load_torch, machine_info, matmul_gflops, ms, parse_args, peak_memory, ratio
+from common import (
+    check_agreement,
+    emit,
+    interleaved,
+    load_torch,
+    machine_info,
+    matmul_gflops,
+    ms,
+    parse_args,
+    peak_memory,
+    ratio,
+)
 
 CONFIGS = {
     "small": dict(batch=64, sizes=(64, 100, 10), steps=3000),
@@ -79,18 +90,7 @@ def verify(torch):
     rng = np.random.default_rng(1)
     g = mlp((20, 30, 30, 7), seed=1)
     x, y = rng.standard_normal((16, 20)), rng.integers(0, 7, 16)
-    loss = g.forward(x=x, y=y)
-    grads = g.backward()
-    np_loss, np_grads = numpy_grads({k: v.copy() for k, v in g.params.items()}, x, y)
-    worst = max(abs(loss - np_loss), *(np.max(np.abs(grads[k] - v)) for k, v in np_grads.items()))
-    if torch is not None:
-        tensors, loss_of = torch_model(torch, g.params)
-        t_loss = loss_of(torch.tensor(x), torch.tensor(y))
-        t_loss.backward()
-        worst = max(worst, abs(loss - t_loss.item()),
-                    *(np.max(np.abs(grads[k] - t.grad.numpy())) for k, t in tensors.items()))
-    assert worst < 1e-10, f"implementations disagree by {worst}"
-    return worst
+    return check_agreement(g, {"x": x, "y": y}, numpy_grads, g.params, torch, torch_model)
 
 
 def main():
