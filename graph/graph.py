@@ -61,6 +61,12 @@ class _Plan:
         return needs
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _gate_error(node, error):
     """The gate's ValueError with the node in front: ``layer1 (Affine): x has shape ...``."""
     message = str(error).removeprefix(f"{type(node.gate).__name__}: ")
@@ -397,6 +403,7 @@ class ComputationalGraph:
         try:
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, **self.params)
+            os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the usual mode
             os.replace(tmp, path)   # readers see the old file or the new one, never half of one
         except BaseException:
             os.unlink(tmp)

@@ -328,6 +328,7 @@ def test_save_and_load_round_trip_into_the_same_arrays(rng, tmp_path):
     path = tmp_path / "params.npz"
     g.save(path)
     assert [p.name for p in tmp_path.iterdir()] == ["params.npz"]   # no temporary left behind
+    assert path.stat().st_mode & 0o644 == 0o644                      # readable as any file written
     saved = {k: v.copy() for k, v in g.params.items()}
     W = g.params["W"]
     W[...] = 0
