@@ -52,7 +52,7 @@ def to_dot(graph):
                 attrs = f" [label={_edge_label(graph._nodes[parent].value, grad)}]"
             lines.append(f"  {_quote(parent)} -> {_quote(node.name)}{attrs};")
     if ran is not None:
-        out = ran.nodes[-1]
+        out = ran.output
         lines.append('  "__result__" [shape=plaintext, label=""];')
         lines.append(f"  {_quote(out.name)} -> \"__result__\" "
                      f"[label={_edge_label(out.value, out.grad if has_grads else None)}];")

@@ -34,10 +34,10 @@ class Node:
 
 
 class _Plan:
-    """What forward and backward walk for one output: its ancestors in topological order."""
+    """What forward and backward walk: nodes in topological order, and the output among them."""
 
-    def __init__(self, nodes):
-        self.nodes = nodes
+    def __init__(self, nodes, output):
+        self.nodes, self.output = nodes, output
         self.names = {node.name for node in nodes}
         self.inputs = [node.name for node in nodes if node.kind == "input"]
         self.params = [node for node in nodes if node.kind == "param"]
@@ -138,6 +138,7 @@ class ComputationalGraph:
     def set_output(self, node):
         """Make ``node`` (a node or name) what forward returns and backward starts from."""
         self._output = self._name_of(node)
+        self._plans.pop(None, None)
         self._ran = None
 
     def _name_of(self, node):
@@ -176,15 +177,19 @@ class ComputationalGraph:
         return list(self._order)
 
     def _plan(self, output):
+        """Every node for the default output; only its ancestors for an output asked for by name."""
         if output not in self._plans:
             order = self.nodes_topologically_sorted()
-            ancestors, stack = set(), [self._node(output).name]
-            while stack:
-                name = stack.pop()
-                if name not in ancestors:
-                    ancestors.add(name)
-                    stack.extend(self._nodes[name].input_names)
-            self._plans[output] = _Plan([node for node in order if node.name in ancestors])
+            if output is None:
+                self._plans[None] = _Plan(order, self._node(self.output_name))
+            else:
+                ancestors, stack = set(), [self._node(output).name]
+                while stack:
+                    name = stack.pop()
+                    if name not in ancestors:
+                        ancestors.add(name)
+                        stack.extend(self._nodes[name].input_names)
+                self._plans[output] = _Plan([n for n in order if n.name in ancestors], self._nodes[output])
         return self._plans[output]
 
     @property
@@ -198,8 +203,12 @@ class ComputationalGraph:
     # --- running --------------------------------------------------------------
 
     def forward(self, output=None, **feeds):
-        """Feed the inputs, run every gate the output needs in topological order, return its value."""
-        plan = self._plan(self.output_name if output is None else self._name_of(output))
+        """Feed the inputs, run the gates in topological order, return the output's value.
+
+        With ``output=None`` every gate runs and the graph's output is returned;
+        with ``output=node`` only that node's ancestors run (and need feeds).
+        """
+        plan = self._plan(None if output is None else self._name_of(output))
         self._ran = None
         for name in feeds:
             node = self._node(name)
@@ -208,7 +217,7 @@ class ComputationalGraph:
         missing = [name for name in plan.inputs if name not in feeds]
         if missing:
             raise ValueError(f"missing feed for input(s) {missing}; forward needs "
-                             f"{plan.inputs} to compute {plan.nodes[-1].name!r}")
+                             f"{plan.inputs} to compute {plan.output.name!r}")
         # Drop the last pass's gradients now, not when the next backward replaces
         # them: otherwise both generations are alive at once (peak memory).
         self._backward_done, self.grads = False, {}
@@ -227,7 +236,7 @@ class ComputationalGraph:
                 error.add_note(f"in node {node.label}")
                 raise
         self._ran = plan
-        return plan.nodes[-1].value
+        return plan.output.value
 
     def backward(self, dout=None, inputs=True, keep=True):
         """Run the gates in reverse order from the output, adding gradients where a node fans out.
@@ -245,7 +254,7 @@ class ComputationalGraph:
         if plan is None:
             raise RuntimeError("backward needs a forward pass first (none ran since the graph "
                                "last changed, or the last one failed)")
-        out = plan.nodes[-1]
+        out = plan.output
         grads = {out.name: self._seed(out, dout)}
         owned = set()   # gradients this pass allocated, safe to add into in place
         needs = plan.needs[bool(inputs)]
@@ -418,9 +427,10 @@ class ComputationalGraph:
         try:
             with np.load(path, allow_pickle=False) as archive:
                 loaded = {name: archive[name] for name in archive.files}
-        except ValueError as error:   # object arrays cannot be read without pickle
-            raise ValueError(f"{path}: refused: it holds pickled objects ({error})") from None
-        except (zipfile.BadZipFile, OSError, EOFError) as error:
+        except ValueError as error:   # object arrays (or a non-.npz file) need pickle to read
+            raise ValueError(f"{path}: refused: reading it would need pickle, which load never "
+                             f"allows ({error})") from None
+        except (zipfile.BadZipFile, EOFError) as error:
             raise ValueError(f"{path}: not a readable .npz file ({error})") from None
         unknown = sorted(set(loaded) - set(self.params))
         missing = sorted(set(self.params) - set(loaded))

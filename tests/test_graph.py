@@ -100,19 +100,22 @@ def test_fan_out_does_not_write_into_any_gate_s_gradient():
     np.testing.assert_array_equal(g.grad("a"), np.full(3, 3.0))
 
 
-def test_unused_nodes_are_not_run_and_unused_params_get_zero_gradients():
+def test_forward_runs_every_gate_and_unused_params_get_zero_gradients():
     g = ComputationalGraph()
     x = g.input("x")
     unused = g.param("unused", np.ones(2))
-    g.add(G.Log(), unused, name="never")
+    g.add(G.Log(), unused, name="dangling")            # feeds nothing on the way to the output
     out = g.add(G.Square(), x, name="out")
     g.set_output(out)
-    g.forward(x=3.0)
+    assert g.forward(x=3.0) == 9.0
+    np.testing.assert_array_equal(g.value("dangling"), [0.0, 0.0])
     grads = g.backward()
     assert grads["x"] == 6.0
     np.testing.assert_array_equal(grads["unused"], np.zeros(2))
+    assert g.grad("dangling") is None
+    g.forward(output="out", x=2.0)
     with pytest.raises(RuntimeError, match="did not need it"):
-        g.value("never")
+        g.value("dangling")
 
 
 def test_forward_to_a_named_output_needs_only_its_ancestors(rng):
