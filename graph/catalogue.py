@@ -48,7 +48,8 @@ class GateSpec:
 
     @property
     def name(self):
-        return self.label or type(self.make()).__name__
+        """The label, or the gate's repr with its hyperparameters: ``Power(p=3)``."""
+        return self.label or repr(self.make())
 
     @property
     def id(self):
