@@ -270,6 +270,8 @@ class ComputationalGraph:
             except Exception as error:
                 error.add_note(f"in the backward pass of node {node.label}")
                 raise
+            finally:
+                node.gate.needs_input_grad = None   # a gate called by hand again wants all
             if len(parents) == 1:
                 downstream = (downstream,)
             elif not isinstance(downstream, tuple) or len(downstream) != len(parents):
