@@ -11,9 +11,9 @@ def _check_scores(gate, scores, ndims):
     if scores.ndim not in ndims or scores.shape[0] == 0:
         expected = " or ".join({1: "(N,)", 2: "(N, C)"}[n] for n in ndims)
         raise ValueError(f"{name}: scores have shape {scores.shape}; expected {expected} with N > 0")
-    if not np.issubdtype(scores.dtype, np.floating):
+    if scores.dtype.kind != "f":
         scores = scores.astype(np.float64)
-    if not np.all(np.isfinite(scores)):
+    if not np.isfinite(scores).all():
         raise ValueError(f"{name}: scores contain NaN or inf; expected finite numbers")
     return scores
 
@@ -25,7 +25,7 @@ def _class_labels(gate, labels, n, classes):
     if labels.shape != (n,):
         raise ValueError(f"{name}: labels have shape {labels.shape}; expected ({n},) integer "
                          f"class indices for scores of {n} rows")
-    if not np.issubdtype(labels.dtype, np.integer):
+    if labels.dtype.kind not in "iu":
         raise ValueError(f"{name}: labels have dtype {labels.dtype}; expected integer class indices")
     if labels.min() < 0 or labels.max() >= classes:
         raise ValueError(f"{name}: labels range over [{labels.min()}, {labels.max()}]; "
@@ -57,7 +57,7 @@ class SoftmaxWithLoss(Gate):
             loss = -np.sum(self.target * log_probs) / n
         else:
             self.target = _class_labels(self, labels, n, classes)
-            loss = -np.sum(log_probs[np.arange(n), self.target]) / n
+            loss = -log_probs[np.arange(n), self.target].sum() / n
         self.probs = np.exp(log_probs)
         return float(loss)
 
