@@ -61,6 +61,12 @@ class _Plan:
         return needs
 
 
+def _add_note(error, text):
+    """Say in the traceback which node failed (exception notes exist from Python 3.11 on)."""
+    if hasattr(error, "add_note"):
+        error.add_note(text)
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)
@@ -233,7 +239,7 @@ class ComputationalGraph:
             except ValueError as error:
                 raise _gate_error(node, error) from error
             except Exception as error:
-                error.add_note(f"in node {node.label}")
+                _add_note(error, f"in node {node.label}")
                 raise
         self._ran = plan
         return plan.output.value
@@ -268,7 +274,7 @@ class ComputationalGraph:
             except ValueError as error:
                 raise _gate_error(node, error) from error
             except Exception as error:
-                error.add_note(f"in the backward pass of node {node.label}")
+                _add_note(error, f"in the backward pass of node {node.label}")
                 raise
             finally:
                 node.gate.needs_input_grad = None   # a gate called by hand again wants all
