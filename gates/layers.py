@@ -137,7 +137,8 @@ class BatchNorm(Gate):
         if self.running_mean is None:
             self.running_mean = np.zeros(features, x.dtype)
             self.running_var = np.ones(features, x.dtype)
-        if self.training:
+        self.batch_statistics = self.training   # what backward differentiates, whatever the mode is by then
+        if self.batch_statistics:
             mean = x.mean(axis=self.axes)
             var = x.var(axis=self.axes)
             count = x.size // features
@@ -157,7 +158,7 @@ class BatchNorm(Gate):
         dgamma = np.sum(dout * self.xhat, axis=self.axes)
         dbeta = np.sum(dout, axis=self.axes)
         scale = (self.gamma * self.inv_std).reshape(self.bshape)
-        if not self.training:
+        if not self.batch_statistics:    # running statistics are constants here
             return dout * scale, dgamma, dbeta
         count = dout.size // dout.shape[1]
         # compact form of the chain through mean and variance

@@ -158,6 +158,16 @@ def test_spatial_batchnorm_normalises_per_channel(rng):
     np.testing.assert_allclose(out.std(axis=(0, 2, 3)), [1.0, 2.0], rtol=1e-3)
 
 
+def test_batchnorm_backward_follows_the_mode_of_its_forward(rng):
+    x, gamma, beta = rng.standard_normal((6, 3)), np.ones(3), np.zeros(3)
+    trained = G.BatchNorm()
+    trained.forward(x, gamma, beta)
+    expected = trained.backward(np.ones((6, 3)) + x)
+    trained.training = False                    # switched after forward: backward is unchanged
+    for got, want in zip(trained.backward(np.ones((6, 3)) + x), expected):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_batchnorm_eval_gradient_matches_numerical(rng):
     from gates.check import check_gate
     bn = G.BatchNorm()
