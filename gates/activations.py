@@ -35,7 +35,7 @@ class Tanh(Gate):
 class ReLU(Gate):
     """out = max(0, x). Passes the upstream gradient where x > 0; no Jacobian is built."""
 
-    rule = "1 where x > 0, else 0"
+    rule = "1 where {0} > 0, else 0"
 
     def forward(self, x):
         # the output is cached, not a mask: the graph holds the output anyway

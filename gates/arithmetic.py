@@ -19,7 +19,7 @@ def _broadcast(gate, op, a, b):
 class Add(Gate):
     """out = a + b. Distributes the upstream gradient unchanged to both inputs."""
 
-    rule = "d/da = 1, d/db = 1 (distributor)"
+    rule = "d/d{0} = 1, d/d{1} = 1 (distributor)"
 
     def forward(self, a, b):
         out = _broadcast(self, np.add, a, b)
@@ -34,7 +34,7 @@ class Add(Gate):
 class Subtract(Gate):
     """out = a - b."""
 
-    rule = "d/da = 1, d/db = -1"
+    rule = "d/d{0} = 1, d/d{1} = -1"
 
     def forward(self, a, b):
         out = _broadcast(self, np.subtract, a, b)
@@ -49,7 +49,7 @@ class Subtract(Gate):
 class Multiply(Gate):
     """out = a * b. Swaps: each input's local gradient is the other input."""
 
-    rule = "d/da = b, d/db = a (swapper)"
+    rule = "d/d{0} = {1}, d/d{1} = {0} (swapper)"
 
     def forward(self, a, b):
         out = _broadcast(self, np.multiply, a, b)
@@ -65,7 +65,7 @@ class Multiply(Gate):
 class Divide(Gate):
     """out = a / b."""
 
-    rule = "d/da = 1/b, d/db = -a/b^2"
+    rule = "d/d{0} = 1/{1}, d/d{1} = -{0}/{1}^2"
 
     def forward(self, a, b):
         self.out = _broadcast(self, np.divide, a, b)
@@ -82,7 +82,7 @@ class Divide(Gate):
 class Max(Gate):
     """out = maximum(a, b). Routes the gradient to the larger input; a tie splits it equally."""
 
-    rule = "1 to the larger input, 0 to the other (router); 1/2 each at a tie"
+    rule = "1 to the larger of {0} and {1}, 0 to the other (router); 1/2 each at a tie"
 
     def forward(self, a, b):
         out = _broadcast(self, np.maximum, a, b)
@@ -103,7 +103,7 @@ class Max(Gate):
 class Square(Gate):
     """out = x ** 2."""
 
-    rule = "2x"
+    rule = "2 {0}"
 
     def forward(self, x):
         self.x = x
@@ -123,7 +123,7 @@ class Power(Gate):
 
     @property
     def rule(self):
-        return f"{self.p} x^{self.p - 1}"
+        return f"{self.p} {{0}}^{self.p - 1}"
 
     def forward(self, x):
         self.x = x
@@ -137,7 +137,7 @@ class Power(Gate):
 class Exp(Gate):
     """out = exp(x); its derivative is its output."""
 
-    rule = "exp(x) = out"
+    rule = "exp({0}) = out"
 
     def forward(self, x):
         self.out = np.exp(x)
@@ -150,7 +150,7 @@ class Exp(Gate):
 class Log(Gate):
     """out = log(x), natural logarithm, x > 0."""
 
-    rule = "1/x"
+    rule = "1/{0}"
 
     def forward(self, x):
         self.x = x
@@ -204,7 +204,7 @@ class Repeat(Gate):
 class MatMul(Gate):
     """out = a @ b for a: (N, D), b: (D, M); returns (N, M)."""
 
-    rule = "da = dout @ b.T, db = a.T @ dout"
+    rule = "d{0} = dout @ {1}.T, d{1} = {0}.T @ dout"
 
     def forward(self, a, b):
         if np.ndim(a) != 2 or np.ndim(b) != 2 or np.shape(a)[1] != np.shape(b)[0]:

@@ -34,7 +34,8 @@ class Gate:
     """
 
     training = True
-    #: the local gradient in words, shown by ComputationalGraph.explain()
+    #: the local gradient in words, shown by ComputationalGraph.explain();
+    #: {0}, {1}, ... stand for the names of the inputs
     rule = ""
     #: names of the __init__ arguments, shown by repr
     hyperparameters = ()

@@ -10,7 +10,7 @@ class Affine(Gate):
     W: (D, M), b: (M,); returns (N, M). dx comes back in x's shape.
     """
 
-    rule = "dx = dout @ W.T, dW = x.T @ dout, db = sum of dout over N"
+    rule = "d{0} = dout @ {1}.T, d{1} = {0}.T @ dout, d{2} = sum of dout over N"
 
     def forward(self, x, W, b):
         x = np.asarray(x)

@@ -44,7 +44,10 @@ class BackwardTable:
 
 def _local(gate, inputs, upstream, downstream):
     """The rule in words, plus its numbers when everything is a scalar (local = downstream / upstream)."""
-    rule = gate.rule or "see backward"
+    try:
+        rule = (gate.rule or "see backward").format(*inputs)
+    except (IndexError, KeyError, ValueError):   # a user's rule with braces of its own
+        rule = gate.rule
     scalars = [d for d in downstream if d is not None]
     if np.ndim(upstream) == 0 and float(upstream) != 0 and all(np.ndim(d) == 0 for d in scalars):
         numbers = ", ".join(f"d/d{name}={describe(float(d) / float(upstream))}"
