@@ -70,7 +70,8 @@ def machine_info(torch=None):
         info["blas"] = [f"{p.get('internal_api')} {p.get('version')} ({p.get('num_threads')} threads, "
                         f"{p.get('architecture')})" for p in threadpool_info() if p.get("user_api") == "blas"]
     except ImportError:
-        info["blas"] = ["threadpoolctl not installed: thread count unknown"]
+        info["blas"] = [f"threadpoolctl not installed (pip install threadpoolctl); OPENBLAS_NUM_THREADS="
+                        f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"]
     if torch is not None:
         info["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
     return info
