@@ -98,6 +98,7 @@ class ComputationalGraph:
         self._ran = None          # the plan the last successful forward ran
         self._backward_done = False
         self._kept = True         # whether the last backward kept the gate nodes' gradients
+        self._input_names = []    # every input, in the order added: the keys backward returns
 
     # --- building -----------------------------------------------------------
 
@@ -115,7 +116,9 @@ class ComputationalGraph:
 
     def input(self, name):
         """A leaf fed at every forward call: ``g.forward(name=array)``."""
-        return self._new_node(name, "input")
+        node = self._new_node(name, "input")
+        self._input_names.append(name)
+        return node
 
     def param(self, name, value):
         """A learned leaf; ``g.params[name]`` is this very array, updated in place by optimizers."""
@@ -294,7 +297,7 @@ class ComputationalGraph:
         for node in plan.nodes:
             node.grad = grads.get(node.name)
         self._kept = keep
-        result = {name: grads.get(name) for name in self._names("input")}
+        result = {name: grads.get(name) for name in self._input_names}
         self.grads = {name: (grads[name] if grads.get(name) is not None else np.zeros_like(value))
                       for name, value in self.params.items()}
         self._backward_done = True
@@ -337,9 +340,6 @@ class ComputationalGraph:
         else:
             grads[name] = grads[name] + grad
             owned.add(name)
-
-    def _names(self, kind):
-        return [name for name, node in self._nodes.items() if node.kind == kind]
 
     # --- reading values and gradients ------------------------------------------
 
