@@ -113,7 +113,7 @@ def main():
     import numpy as np
 
     from graph import SGD
-    from graph.trainer import Trainer
+    from graph.training.trainer import Trainer
     torch = load_torch(args)
     info = machine_info(torch)
     info["agreement (float64, max |difference|)"] = f"{verify(torch):.1e}"

@@ -86,7 +86,7 @@ def verify(torch):
     """Same loss and gradients, to 1e-10, from all three in float64."""
     import numpy as np
 
-    from graph.networks import mlp
+    from graph.training.networks import mlp
     rng = np.random.default_rng(1)
     g = mlp((20, 30, 30, 7), seed=1)
     x, y = rng.standard_normal((16, 20)), rng.integers(0, 7, 16)
@@ -100,8 +100,8 @@ def main():
     import numpy as np
 
     from graph import SGD
-    from graph.networks import mlp
-    from graph.trainer import Trainer
+    from graph.training.networks import mlp
+    from graph.training.trainer import Trainer
     torch = load_torch(args)
     info = machine_info(torch)
     info["agreement (float64, max |difference|)"] = f"{verify(torch):.1e}"

@@ -1,12 +1,12 @@
 """Gates: the operations of a computational graph, each with forward and backward."""
 from .activations import ReLU, Sigmoid, Tanh
 from .arithmetic import Add, Divide, Exp, Log, MatMul, Max, Multiply, Power, Repeat, Square, Subtract, Sum
-from .base import Gate, NotForwardedError, unbroadcast
+from .base import Gate, GateError, NotForwardedError, unbroadcast
 from .conv import Conv2D, MaxPool2D
 from .layers import Affine, BatchNorm, Dropout, Flatten, Reshape
 
 __all__ = [
-    "Gate", "NotForwardedError", "unbroadcast",
+    "Gate", "GateError", "NotForwardedError", "unbroadcast",
     "Add", "Subtract", "Multiply", "Divide", "Max",
     "Square", "Power", "Exp", "Log",
     "Sigmoid", "Tanh", "ReLU",

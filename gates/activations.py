@@ -2,7 +2,7 @@
 import numpy as np
 from scipy.special import expit
 
-from .base import Gate, upstream
+from .base import Gate, cast_like
 
 
 class Sigmoid(Gate):
@@ -16,7 +16,7 @@ class Sigmoid(Gate):
         return self.out
 
     def backward(self, dout):
-        return upstream(dout, self.out) * self.out * (1 - self.out)
+        return cast_like(dout, self.out) * self.out * (1 - self.out)
 
 
 class Tanh(Gate):
@@ -29,7 +29,7 @@ class Tanh(Gate):
         return self.out
 
     def backward(self, dout):
-        return upstream(dout, self.out) * (1 - self.out * self.out)
+        return cast_like(dout, self.out) * (1 - self.out * self.out)
 
 
 class ReLU(Gate):
@@ -43,4 +43,4 @@ class ReLU(Gate):
         return self.out
 
     def backward(self, dout):
-        return upstream(dout, self.out) * (self.out > 0)
+        return cast_like(dout, self.out) * (self.out > 0)

@@ -1,7 +1,7 @@
 """Elementwise arithmetic, reductions and matrix products."""
 import numpy as np
 
-from .base import Gate, shape_error, unbroadcast, upstream
+from .base import Gate, GateError, cast_like, unbroadcast
 
 
 def _broadcast(gate, op, a, b):
@@ -9,7 +9,7 @@ def _broadcast(gate, op, a, b):
     try:
         return op(a, b)
     except ValueError:
-        raise shape_error(
+        raise GateError(
             gate, f"a has shape {np.shape(a)} but b has shape {np.shape(b)}; they do not broadcast"
         ) from None
 
@@ -27,7 +27,7 @@ class Add(Gate):
         return out
 
     def backward(self, dout):
-        dout = upstream(dout, self.dtype)
+        dout = cast_like(dout, self.dtype)
         return unbroadcast(dout, self.a_shape), unbroadcast(dout, self.b_shape)
 
 
@@ -42,7 +42,7 @@ class Subtract(Gate):
         return out
 
     def backward(self, dout):
-        dout = upstream(dout, self.dtype)
+        dout = cast_like(dout, self.dtype)
         return unbroadcast(dout, self.a_shape), unbroadcast(-dout, self.b_shape)
 
 
@@ -57,7 +57,7 @@ class Multiply(Gate):
         return out
 
     def backward(self, dout):
-        dout = upstream(dout, self.dtype)
+        dout = cast_like(dout, self.dtype)
         return (unbroadcast(dout * self.b, np.shape(self.a)),
                 unbroadcast(dout * self.a, np.shape(self.b)))
 
@@ -74,7 +74,7 @@ class Divide(Gate):
         return self.out
 
     def backward(self, dout):
-        dout = upstream(dout, self.out)
+        dout = cast_like(dout, self.out)
         da = dout / self.b
         return unbroadcast(da, self.a_shape), unbroadcast(-da * self.out, np.shape(self.b))
 
@@ -93,7 +93,7 @@ class Max(Gate):
         return out
 
     def backward(self, dout):
-        dout = upstream(dout, self.a_share)
+        dout = cast_like(dout, self.a_share)
         da = dout * self.a_share
         return unbroadcast(da, self.a_shape), unbroadcast(dout - da, self.b_shape)
 
@@ -110,7 +110,7 @@ class Square(Gate):
         return x * x
 
     def backward(self, dout):
-        return upstream(dout, self.x) * 2 * self.x
+        return cast_like(dout, self.x) * 2 * self.x
 
 
 class Power(Gate):
@@ -130,7 +130,7 @@ class Power(Gate):
         return np.power(x, self.p)
 
     def backward(self, dout):
-        dout = upstream(dout, self.x)
+        dout = cast_like(dout, self.x)
         return dout * self.p * np.power(self.x, self.p - 1)
 
 
@@ -144,7 +144,7 @@ class Exp(Gate):
         return self.out
 
     def backward(self, dout):
-        return upstream(dout, self.out) * self.out
+        return cast_like(dout, self.out) * self.out
 
 
 class Log(Gate):
@@ -157,7 +157,7 @@ class Log(Gate):
         return np.log(x)
 
     def backward(self, dout):
-        return upstream(dout, self.x) / self.x
+        return cast_like(dout, self.x) / self.x
 
 
 # --- reductions and copies ----------------------------------------------------
@@ -176,7 +176,7 @@ class Sum(Gate):
         return np.sum(x, axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, dout):
-        dout = upstream(dout, self.dtype)
+        dout = cast_like(dout, self.dtype)
         if self.axis is not None and not self.keepdims:
             dout = np.expand_dims(dout, self.axis)
         return np.broadcast_to(dout, self.x_shape).copy()
@@ -196,7 +196,7 @@ class Repeat(Gate):
         return np.repeat(np.expand_dims(x, self.axis), self.n, axis=self.axis)
 
     def backward(self, dout):
-        return np.sum(upstream(dout, self.dtype), axis=self.axis)
+        return np.sum(cast_like(dout, self.dtype), axis=self.axis)
 
 
 # --- matrix products ------------------------------------------------------------
@@ -208,12 +208,12 @@ class MatMul(Gate):
 
     def forward(self, a, b):
         if np.ndim(a) != 2 or np.ndim(b) != 2 or np.shape(a)[1] != np.shape(b)[0]:
-            raise shape_error(self, f"a has shape {np.shape(a)} but b has shape {np.shape(b)}; "
+            raise GateError(self, f"a has shape {np.shape(a)} but b has shape {np.shape(b)}; "
                                     "expected 2-D a (N, D) and b (D, M)")
         self.a, self.b = a, b
         return a @ b
 
     def backward(self, dout):
-        dout = upstream(dout, np.result_type(self.a, self.b))
+        dout = cast_like(dout, np.result_type(self.a, self.b))
         return (dout @ self.b.T if self.wants_grad(0) else None,
                 self.a.T @ dout if self.wants_grad(1) else None)

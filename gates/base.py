@@ -75,7 +75,7 @@ def unbroadcast(grad, shape):
     return np.sum(grad, axis=tuple(range(lead)) + stretched).reshape(shape)
 
 
-def upstream(dout, like):
+def cast_like(dout, like):
     """``dout`` as an array of the float dtype of ``like`` (an array, scalar or dtype).
 
     A float64 scalar or array must not promote float32 gradients to float64
@@ -91,6 +91,18 @@ def upstream(dout, like):
     return np.asarray(dout, dtype=dtype)
 
 
-def shape_error(gate, message):
-    """A ValueError naming the gate; the graph puts the node's name in front."""
-    return ValueError(f"{type(gate).__name__}: {message}")
+class GateError(ValueError):
+    """A gate's inputs do not fit. Carries the gate as data, so a graph can name the node.
+
+    ``str(error)`` reads ``Affine: x has shape (2, 5) but ...``; the graph raises
+    ``error.at(node)`` instead, which puts the node's label in front of ``detail``.
+    """
+
+    def __init__(self, gate, detail, where=None):
+        self.gate, self.detail = gate, detail
+        self.where = where or type(gate).__name__
+        super().__init__(f"{self.where}: {detail}")
+
+    def at(self, label):
+        """The same error, blamed on the node ``label`` (``layer1 (Affine)``)."""
+        return type(self)(self.gate, self.detail, where=label)

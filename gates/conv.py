@@ -2,13 +2,13 @@
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .base import Gate, shape_error, upstream
+from .base import Gate, GateError, cast_like
 
 
 def _output_size(gate, size, window, stride, axis):
     """Output length along one axis; the windows must tile the (padded) input exactly."""
     if size < window or (size - window) % stride:
-        raise shape_error(gate, f"a window of {window} with stride {stride} does not tile the "
+        raise GateError(gate, f"a window of {window} with stride {stride} does not tile the "
                                 f"padded input {axis} of {size}; expected ({size} - {window}) "
                                 f"divisible by {stride}")
     return (size - window) // stride + 1
@@ -31,10 +31,10 @@ class Conv2D(Gate):
     def forward(self, x, W, b):
         x, W = np.asarray(x), np.asarray(W)
         if x.ndim != 4 or W.ndim != 4 or x.shape[1] != W.shape[1]:
-            raise shape_error(self, f"x has shape {x.shape} but W has shape {W.shape}; expected "
+            raise GateError(self, f"x has shape {x.shape} but W has shape {W.shape}; expected "
                                     "x (N, C, H, W) and W (F, C, HH, WW) with the same C")
         if np.shape(b) != (W.shape[0],):
-            raise shape_error(self, f"W has shape {W.shape} but b has shape {np.shape(b)}; "
+            raise GateError(self, f"W has shape {W.shape} but b has shape {np.shape(b)}; "
                                     f"expected b of shape ({W.shape[0]},)")
         N, C, H, Wd = x.shape
         F, _, HH, WW = W.shape
@@ -53,7 +53,7 @@ class Conv2D(Gate):
         return out.reshape(N, F, Ho, Wo)
 
     def backward(self, dout):
-        dout = upstream(dout, self.cols)
+        dout = cast_like(dout, self.cols)
         F, C, HH, WW = self.W.shape
         N, _, Ho, Wo = dout.shape
         s, p = self.stride, self.pad
@@ -96,7 +96,7 @@ class MaxPool2D(Gate):
     def forward(self, x):
         x = np.asarray(x)
         if x.ndim != 4 or x.shape[2] < self.size or x.shape[3] < self.size:
-            raise shape_error(self, f"x has shape {x.shape}; expected (N, C, H, W) with H and W "
+            raise GateError(self, f"x has shape {x.shape}; expected (N, C, H, W) with H and W "
                                     f"at least the window size {self.size}")
         Ho = (x.shape[2] - self.size) // self.stride + 1
         Wo = (x.shape[3] - self.size) // self.stride + 1
@@ -109,7 +109,7 @@ class MaxPool2D(Gate):
         return out
 
     def backward(self, dout):
-        dout = upstream(dout, self.out)
+        dout = cast_like(dout, self.out)
         Ho, Wo = self.out.shape[2:]
         overlapping = self.stride < self.size
         # windows that tile x exactly write every position below: no zero-fill needed

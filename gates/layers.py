@@ -1,7 +1,7 @@
 """Layers: affine maps, reshapes, dropout and batch normalisation."""
 import numpy as np
 
-from .base import Gate, shape_error, upstream
+from .base import Gate, GateError, cast_like
 
 
 class Affine(Gate):
@@ -15,14 +15,14 @@ class Affine(Gate):
     def forward(self, x, W, b):
         x = np.asarray(x)
         if x.ndim < 2 or np.ndim(W) != 2:
-            raise shape_error(self, f"x has shape {x.shape} and W has shape {np.shape(W)}; "
+            raise GateError(self, f"x has shape {x.shape} and W has shape {np.shape(W)}; "
                                     "expected x (N, D, ...) and W (D, M)")
         x2 = x.reshape(x.shape[0], -1)   # a view when x is contiguous
         if x2.shape[1] != W.shape[0]:
             expected = "x.shape[1] == W.shape[0]" if x.ndim == 2 else "prod(x.shape[1:]) == W.shape[0]"
-            raise shape_error(self, f"x has shape {x.shape} but W has shape {W.shape}; expected {expected}")
+            raise GateError(self, f"x has shape {x.shape} but W has shape {W.shape}; expected {expected}")
         if np.shape(b) != (W.shape[1],):
-            raise shape_error(self, f"W has shape {W.shape} but b has shape {np.shape(b)}; "
+            raise GateError(self, f"W has shape {W.shape} but b has shape {np.shape(b)}; "
                                     f"expected b of shape ({W.shape[1]},)")
         self.x2, self.x_shape, self.W = x2, x.shape, W
         out = x2 @ W
@@ -30,7 +30,7 @@ class Affine(Gate):
         return out
 
     def backward(self, dout):
-        dout = upstream(dout, np.result_type(self.x2, self.W))
+        dout = cast_like(dout, np.result_type(self.x2, self.W))
         dx = (dout @ self.W.T).reshape(self.x_shape) if self.wants_grad(0) else None
         return dx, self.x2.T @ dout, dout.sum(axis=0)
 
@@ -45,7 +45,7 @@ class Flatten(Gate):
         return np.reshape(x, (self.x_shape[0], -1))
 
     def backward(self, dout):
-        return np.reshape(upstream(dout, self.dtype), self.x_shape)
+        return np.reshape(cast_like(dout, self.dtype), self.x_shape)
 
 
 class Reshape(Gate):
@@ -62,11 +62,11 @@ class Reshape(Gate):
         try:
             return np.reshape(x, self.shape)
         except ValueError:
-            raise shape_error(self, f"x has shape {self.x_shape} ({np.size(x)} elements), "
+            raise GateError(self, f"x has shape {self.x_shape} ({np.size(x)} elements), "
                                     f"which cannot be reshaped to {self.shape}") from None
 
     def backward(self, dout):
-        return np.reshape(upstream(dout, self.dtype), self.x_shape)
+        return np.reshape(cast_like(dout, self.dtype), self.x_shape)
 
 
 class Dropout(Gate):
@@ -101,8 +101,8 @@ class Dropout(Gate):
 
     def backward(self, dout):
         if self.mask is None:
-            return upstream(dout, self.dtype)
-        return upstream(dout, self.mask) * self.mask
+            return cast_like(dout, self.dtype)
+        return cast_like(dout, self.mask) * self.mask
 
 
 class BatchNorm(Gate):
@@ -126,10 +126,10 @@ class BatchNorm(Gate):
     def forward(self, x, gamma, beta):
         x = np.asarray(x)
         if x.ndim not in (2, 4):
-            raise shape_error(self, f"x has shape {x.shape}; expected (N, D) or (N, C, H, W)")
+            raise GateError(self, f"x has shape {x.shape}; expected (N, D) or (N, C, H, W)")
         features = x.shape[1]
         if np.shape(gamma) != (features,) or np.shape(beta) != (features,):
-            raise shape_error(self, f"x has shape {x.shape} but gamma has shape {np.shape(gamma)} "
+            raise GateError(self, f"x has shape {x.shape} but gamma has shape {np.shape(gamma)} "
                                     f"and beta {np.shape(beta)}; expected both of shape ({features},)")
         # statistics over every axis but the feature (channel) axis
         self.axes = (0,) if x.ndim == 2 else (0, 2, 3)
@@ -154,7 +154,7 @@ class BatchNorm(Gate):
         return self.xhat * self.gamma.reshape(self.bshape) + np.reshape(beta, self.bshape)
 
     def backward(self, dout):
-        dout = upstream(dout, self.xhat)
+        dout = cast_like(dout, self.xhat)
         dgamma = np.sum(dout * self.xhat, axis=self.axes)
         dbeta = np.sum(dout, axis=self.axes)
         scale = (self.gamma * self.inv_std).reshape(self.bshape)

@@ -87,10 +87,10 @@ def _writable(path, what):
 
 
 def train(args):
-    from graph.data import digits_split, standardise
-    from graph.networks import convnet, mlp
-    from graph.optim import SGD, Adam, Momentum, RMSProp
-    from graph.trainer import Trainer, accuracy
+    from graph.training.data import digits_split, standardise
+    from graph.training.networks import convnet, mlp
+    from graph.training.optim import SGD, Adam, Momentum, RMSProp
+    from graph.training.trainer import Trainer, accuracy
 
     _writable(args.out, "the params")
     if args.plot:
@@ -172,8 +172,9 @@ def _user_gate(target):
 
 
 def check(args):
+    from gates.catalogue import GATES
     from gates.check import check_gate
-    from graph.catalogue import CATALOGUE
+    from losses.catalogue import LOSSES
 
     if args.target:
         gate = _user_gate(args.target)
@@ -185,7 +186,7 @@ def check(args):
     else:
         if args.shape:
             raise UsageError("--shape applies to a user's gate (MODULE:CLASS) only")
-        cases = [(spec.id, spec.make(), spec.inputs(args.seed)) for spec in CATALOGUE]
+        cases = [(spec.id, spec.make(), spec.inputs(args.seed)) for spec in GATES + LOSSES]
     rows, failures = [], 0
     for name, gate, inputs in cases:
         shapes = " ".join(str(tuple(np.shape(x))) for x in inputs)

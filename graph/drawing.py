@@ -29,9 +29,9 @@ def _edge_label(value, grad):
 
 def to_dot(graph):
     """DOT source: one node per leaf and gate, labelled with name and type; values and gradients on edges."""
-    ran = graph._ran
+    ran = graph.last_pass
     computed = ran.names if ran is not None else set()
-    has_grads = graph._backward_done and graph._kept
+    has_grads = graph.has_gradients
     lines = ["digraph gategraph {", "  rankdir=LR;", '  node [fontname="Helvetica"];',
              '  edge [fontname="Helvetica", fontsize=10];']
     for node in graph.nodes_topologically_sorted():
@@ -49,7 +49,7 @@ def to_dot(graph):
             attrs = ""
             if node.name in computed:
                 grad = node.downstream[i] if has_grads and node.grad is not None else None
-                attrs = f" [label={_edge_label(graph._nodes[parent].value, grad)}]"
+                attrs = f" [label={_edge_label(graph.node(parent).value, grad)}]"
             lines.append(f"  {_quote(parent)} -> {_quote(node.name)}{attrs};")
     if ran is not None:
         out = ran.output

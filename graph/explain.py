@@ -58,11 +58,11 @@ def _local(gate, inputs, upstream, downstream):
 
 def explain(graph):
     """One row per gate the last backward ran, from the output back to the inputs."""
-    if not graph._backward_done or not graph._kept:
+    if not graph.has_gradients:
         raise RuntimeError("explain() reads the last backward pass: run forward and backward "
                            "(with keep=True, the default) first")
     rows = []
-    for node, parents in reversed(graph._ran.gates):
+    for node, parents in reversed(graph.last_pass.gates):
         names = [p.name for p in parents]
         downstream = node.downstream if node.grad is not None else (None,) * len(parents)
         rows.append({

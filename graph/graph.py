@@ -1,26 +1,30 @@
 """ComputationalGraph: gates wired into a DAG, run forward in topological order and backward in reverse."""
-import os
-import tempfile
-import zipfile
-
 import numpy as np
 
-from .toposort import topological_order
+from gates import Add, Divide, MatMul, Multiply, Power, Subtract
+
+from . import saving
+from .order import Plan, ancestors, topological_order
+from .running import GradientSums, as_tuple, check_feeds, float_array, run_gate, seed
 
 RESERVED = "output"
 
 
 class Node:
-    """One vertex of the graph: an input, a param, or a gate applied to other nodes.
+    """One vertex of the graph: an input, a param, a constant, or a gate applied to other nodes.
 
     ``value`` is its forward value, ``grad`` its upstream gradient dL/d(node),
-    ``downstream`` (gates) the gradient it sent to each of its inputs.
+    ``downstream`` (gates) the gradient it sent to each of its inputs. Nodes take
+    Python's operators (``+ - * / @ **``, unary ``-``), each adding the matching gate
+    to the node's graph, so a graph can be written as its formula: ``(x + y) * z``.
     """
 
-    __slots__ = ("name", "kind", "gate", "input_names", "value", "grad", "downstream")
+    __slots__ = ("graph", "name", "kind", "gate", "input_names", "value", "grad", "downstream")
+    __array_ufunc__ = None    # numpy defers to the operators below: array + node adds a gate
 
-    def __init__(self, name, kind, gate=None, input_names=()):
-        self.name, self.kind, self.gate, self.input_names = name, kind, gate, tuple(input_names)
+    def __init__(self, graph, name, kind, gate=None, input_names=()):
+        self.graph, self.name, self.kind, self.gate = graph, name, kind, gate
+        self.input_names = tuple(input_names)
         self.value = self.grad = None
         self.downstream = ()   # the gradients this gate sent to each input in the last backward
 
@@ -29,71 +33,61 @@ class Node:
         """``name (GateClass)`` for gates, ``name (input)`` / ``name (param)`` for leaves."""
         return f"{self.name} ({type(self.gate).__name__ if self.gate is not None else self.kind})"
 
+    def named(self, name):
+        """Rename this node to ``name``; returns the node, so ``(x + y).named("q")`` reads as written."""
+        self.graph._rename(self, name)
+        return self
+
+    def _apply(self, gate, other, reflected=False):
+        other = self.graph._operand(other)
+        return self.graph.add(gate, *((other, self) if reflected else (self, other)))
+
+    def __add__(self, other): return self._apply(Add(), other)
+    def __radd__(self, other): return self._apply(Add(), other, reflected=True)
+    def __sub__(self, other): return self._apply(Subtract(), other)
+    def __rsub__(self, other): return self._apply(Subtract(), other, reflected=True)
+    def __mul__(self, other): return self._apply(Multiply(), other)
+    def __rmul__(self, other): return self._apply(Multiply(), other, reflected=True)
+    def __truediv__(self, other): return self._apply(Divide(), other)
+    def __rtruediv__(self, other): return self._apply(Divide(), other, reflected=True)
+    def __matmul__(self, other): return self._apply(MatMul(), other)
+    def __rmatmul__(self, other): return self._apply(MatMul(), other, reflected=True)
+    def __neg__(self): return self._apply(Multiply(), -1.0)
+
+    def __pow__(self, p):
+        if isinstance(p, Node) or np.ndim(p) != 0:
+            raise TypeError(f"{self.label} ** {p!r}: the exponent must be a number (Power(p) has a fixed p)")
+        return self.graph.add(Power(p), self)
+
     def __repr__(self):
         return f"<Node {self.label}>"
 
 
-class _Plan:
-    """What forward and backward walk: nodes in topological order, and the output among them."""
-
-    def __init__(self, nodes, output):
-        self.nodes, self.output = nodes, output
-        self.names = {node.name for node in nodes}
-        self.inputs = [node.name for node in nodes if node.kind == "input"]
-        self.params = [node for node in nodes if node.kind == "param"]
-        # (node, its parent nodes) for every gate, resolved once here, not per step
-        by_name = {node.name: node for node in nodes}
-        self.gates = [(node, tuple(by_name[n] for n in node.input_names))
-                      for node in nodes if node.kind == "gate"]
-        # For backward with and without input gradients: which inputs of each
-        # gate lead back to a leaf that wants a gradient (None: skip the gate).
-        self.needs = {with_inputs: self._needs(with_inputs) for with_inputs in (True, False)}
-
-    def _needs(self, with_inputs):
-        wanted = {node.name for node in self.nodes
-                  if node.kind == "param" or (with_inputs and node.kind == "input")}
-        needs = {}
-        for node, parents in self.gates:
-            flags = tuple(p.name in wanted for p in parents)
-            if any(flags):
-                wanted.add(node.name)
-                needs[node.name] = flags
-        return needs
-
-
-def _add_note(error, text):
-    """Say in the traceback which node failed (exception notes exist from Python 3.11 on)."""
-    if hasattr(error, "add_note"):
-        error.add_note(text)
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _gate_error(node, error):
-    """The gate's ValueError with the node in front: ``layer1 (Affine): x has shape ...``."""
-    message = str(error).removeprefix(f"{type(node.gate).__name__}: ")
-    return ValueError(f"{node.label}: {message}")
-
-
 class ComputationalGraph:
-    """A DAG of gates. See DESIGN.md, "ComputationalGraph".
+    """A DAG of gates, run forward in topological order and backward in reverse.
 
-    ``backward`` may be called again after one ``forward`` (say with another
-    ``dout``): gradients are computed afresh each time, never accumulated
-    across calls.
+    - ``input(name)``: a leaf fed at every ``forward``; ``param(name, value)``: a learned
+      leaf whose array optimizers update in place (``params``, and ``grads`` after backward);
+      ``add(gate, *inputs, name=None)``: wire a gate to nodes or node names (possibly of
+      nodes added later). Names are unique; a gate instance sits in one node only.
+    - ``forward(**feeds)`` runs every gate and returns the output (the gate added last,
+      or ``set_output``); ``forward(output=node, ...)`` runs only that node's ancestors.
+    - ``backward(dout=None)`` walks back from the output, **adding** gradients where a
+      node feeds several gates, and returns dL/d(leaf) for every input and param.
+      It may run again after one forward: gradients are recomputed, never accumulated.
+    - ``value(name)`` and ``grad(name)`` read any node's value and upstream gradient.
+    A gate's error names its node and the shapes; a failed forward or backward leaves
+    the params as they were.
     """
 
     def __init__(self):
         self._nodes = {}
+        self._gate_nodes = {}     # id(gate) -> node name: a gate instance sits in one node
         self.params = {}
         self.grads = {}
         self._output = None       # name chosen by set_output
         self._last_gate = None    # name of the gate node added last
-        self._order = None        # topological order of every node, cached until the graph changes
+        self._order = None        # every node in topological order, cached until the graph changes
         self._plans = {}
         self._ran = None          # the plan the last successful forward ran
         self._backward_done = False
@@ -103,6 +97,12 @@ class ComputationalGraph:
     # --- building -----------------------------------------------------------
 
     def _new_node(self, name, kind, gate=None, input_names=()):
+        self._check_new_name(name)
+        node = self._nodes[name] = Node(self, name, kind, gate, input_names)
+        self._changed()
+        return node
+
+    def _check_new_name(self, name):
         if not isinstance(name, str) or not name:
             raise ValueError(f"a node name must be a non-empty string, got {name!r}")
         if name == RESERVED:
@@ -110,9 +110,9 @@ class ComputationalGraph:
                              "choose another name")
         if name in self._nodes:
             raise ValueError(f"a node named {name!r} exists already: {self._nodes[name]!r}")
-        node = self._nodes[name] = Node(name, kind, gate, input_names)
+
+    def _changed(self):
         self._order, self._plans, self._ran = None, {}, None
-        return node
 
     def input(self, name):
         """A leaf fed at every forward call: ``g.forward(name=array)``."""
@@ -122,33 +122,35 @@ class ComputationalGraph:
 
     def param(self, name, value):
         """A learned leaf; ``g.params[name]`` is this very array, updated in place by optimizers."""
-        if not (isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating)):
-            value = np.asarray(value, dtype=np.float64)
+        value = float_array(value, f"param {name!r}")
         node = self._new_node(name, "param")
         node.value = self.params[name] = value
+        return node
+
+    def const(self, value, name=None):
+        """A constant leaf: neither fed nor learned, absent from what ``backward`` returns."""
+        node = self._new_node(name or self._default_name("const"), "const")
+        node.value = value if np.ndim(value) == 0 else float_array(value, "a constant")
         return node
 
     def add(self, gate, *inputs, name=None):
         """Wire ``gate`` to ``inputs`` (nodes or names, possibly of nodes added later); returns the node."""
         if not (callable(getattr(gate, "forward", None)) and callable(getattr(gate, "backward", None))):
             raise TypeError(f"add() takes a gate (with forward and backward), got {gate!r}")
-        for node in self._nodes.values():
-            if node.gate is gate:
-                raise ValueError(f"this {type(gate).__name__} instance already sits in node {node.name!r}; "
-                                 "a gate caches one forward pass, so give each node its own gate "
-                                 "(to share weights, feed one param node to two gates)")
+        if id(gate) in self._gate_nodes:
+            raise ValueError(f"this {type(gate).__name__} instance already sits in node "
+                             f"{self._gate_nodes[id(gate)]!r}; a gate caches one forward pass, so give each "
+                             "node its own gate (to share weights, feed one param node to two gates)")
         input_names = [self._name_of(x) for x in inputs]
-        if name is None:
-            name = self._default_name(type(gate).__name__)
-        node = self._new_node(name, "gate", gate, input_names)
-        self._last_gate = name
+        node = self._new_node(name or self._default_name(type(gate).__name__), "gate", gate, input_names)
+        self._gate_nodes[id(gate)] = node.name
+        self._last_gate = node.name
         return node
 
     def set_output(self, node):
         """Make ``node`` (a node or name) what forward returns and backward starts from."""
         self._output = self._name_of(node)
-        self._plans.pop(None, None)
-        self._ran = None
+        self._changed()
 
     def _name_of(self, node):
         if isinstance(node, Node):
@@ -159,6 +161,33 @@ class ComputationalGraph:
             return node
         raise TypeError(f"expected a node or a node's name, got {node!r}")
 
+    def _operand(self, other):
+        """A node of this graph for the other side of an operator: numbers and arrays become constants."""
+        if isinstance(other, Node):
+            if other.graph is not self:
+                raise ValueError(f"node {other.name!r} belongs to another graph; an operator joins "
+                                 "nodes of one graph only")
+            return other
+        return self.const(other)
+
+    def _rename(self, node, name):
+        if name == node.name:
+            return
+        self._check_new_name(name)
+        old = node.name
+        self._nodes = {(name if key == old else key): value for key, value in self._nodes.items()}
+        for other in self._nodes.values():
+            other.input_names = tuple(name if n == old else n for n in other.input_names)
+        if node.kind == "param":
+            self.params = {(name if key == old else key): value for key, value in self.params.items()}
+        if node.gate is not None:
+            self._gate_nodes[id(node.gate)] = name
+        self._input_names = [name if n == old else n for n in self._input_names]
+        self._output = name if self._output == old else self._output
+        self._last_gate = name if self._last_gate == old else self._last_gate
+        node.name = name
+        self._changed()
+
     def _default_name(self, prefix):
         k = 1
         while f"{prefix}_{k}" in self._nodes:
@@ -167,11 +196,17 @@ class ComputationalGraph:
 
     # --- order ----------------------------------------------------------------
 
-    def _node(self, name):
+    def node(self, name):
+        """The Node called ``name``."""
         try:
             return self._nodes[name]
         except KeyError:
             raise ValueError(f"no node is named {name!r}; the graph has {list(self._nodes)}") from None
+
+    @property
+    def nodes(self):
+        """Every node, in the order added."""
+        return list(self._nodes.values())
 
     def nodes_topologically_sorted(self):
         """Every node, parents before children: the order forward runs them."""
@@ -189,16 +224,10 @@ class ComputationalGraph:
         """Every node for the default output; only its ancestors for an output asked for by name."""
         if output not in self._plans:
             order = self.nodes_topologically_sorted()
-            if output is None:
-                self._plans[None] = _Plan(order, self._node(self.output_name))
-            else:
-                ancestors, stack = set(), [self._node(output).name]
-                while stack:
-                    name = stack.pop()
-                    if name not in ancestors:
-                        ancestors.add(name)
-                        stack.extend(self._nodes[name].input_names)
-                self._plans[output] = _Plan([n for n in order if n.name in ancestors], self._nodes[output])
+            if output is not None:
+                keep = ancestors({n.name: n.input_names for n in order}, self.node(output).name)
+                order = [node for node in order if node.name in keep]
+            self._plans[output] = Plan(order, self.node(output or self.output_name))
         return self._plans[output]
 
     @property
@@ -219,14 +248,7 @@ class ComputationalGraph:
         """
         plan = self._plan(None if output is None else self._name_of(output))
         self._ran = None
-        for name in feeds:
-            node = self._node(name)
-            if node.kind != "input":
-                raise ValueError(f"{name!r} is a {node.kind}, not an input; only inputs are fed")
-        missing = [name for name in plan.inputs if name not in feeds]
-        if missing:
-            raise ValueError(f"missing feed for input(s) {missing}; forward needs "
-                             f"{plan.inputs} to compute {plan.output.name!r}")
+        check_feeds(plan, feeds, self.node)
         # Drop the last pass's gradients now, not when the next backward replaces
         # them: otherwise both generations are alive at once (peak memory).
         self._backward_done, self.grads = False, {}
@@ -237,114 +259,62 @@ class ComputationalGraph:
         for node in plan.params:
             node.value = self.params[node.name]
         for node, parents in plan.gates:
-            try:
-                node.value = node.gate.forward(*[p.value for p in parents])
-            except ValueError as error:
-                raise _gate_error(node, error) from error
-            except Exception as error:
-                _add_note(error, f"in node {node.label}")
-                raise
+            node.value = run_gate(node, "forward", node.gate.forward, *[p.value for p in parents])
+            if node.value is None:
+                raise TypeError(f"{node.label}: forward returned None; a gate's forward must return its output")
         self._ran = plan
         return plan.output.value
 
     def backward(self, dout=None, inputs=True, keep=True):
         """Run the gates in reverse order from the output, adding gradients where a node fans out.
 
-        ``dout`` is dL/d(output), ones by default. Returns a dict from every
-        input and param name to its gradient (None for an input no gradient
-        reaches, such as integer labels; zeros for a param the output does not use).
-        ``inputs=False`` skips the work that only input gradients need (a
-        training step wants the params' alone); the inputs then get None.
-        ``keep=False`` lets each gate node's gradient go once its gate has used
-        it, so a training step holds no more than hand-written code would;
-        ``grad()`` and ``explain()`` then answer for leaves only.
+        ``dout`` is dL/d(output), ones by default. Returns a dict from every input and
+        param name to its gradient (None for an input no gradient reaches, such as
+        integer labels; zeros for a param the output does not use). A training step
+        may pass ``inputs=False`` (skip the work only input gradients need; inputs get
+        None) and ``keep=False`` (let each gate node's gradient go once used, so the
+        step holds no more than hand-written code; ``grad()`` then answers for leaves only).
         """
         plan = self._ran
         if plan is None:
             raise RuntimeError("backward needs a forward pass first (none ran since the graph "
                                "last changed, or the last one failed)")
-        out = plan.output
-        grads = {out.name: self._seed(out, dout)}
-        owned = set()   # gradients this pass allocated, safe to add into in place
-        needs = plan.needs[bool(inputs)]
+        grads = GradientSums(plan.output, seed(plan.output, dout))
+        needs = plan.needs(inputs)
         for node, parents in reversed(plan.gates):
-            upstream = grads.get(node.name)
+            upstream = grads.get(node.name) if keep else grads.pop(node.name)
             if upstream is None or node.name not in needs:
                 continue
-            node.gate.needs_input_grad = needs[node.name]
-            try:
-                downstream = node.gate.backward(upstream)
-            except ValueError as error:
-                raise _gate_error(node, error) from error
-            except Exception as error:
-                _add_note(error, f"in the backward pass of node {node.label}")
-                raise
-            finally:
-                node.gate.needs_input_grad = None   # a gate called by hand again wants all
-            if len(parents) == 1:
-                downstream = (downstream,)
-            elif not isinstance(downstream, tuple) or len(downstream) != len(parents):
-                raise ValueError(f"{node.label}: backward must return a tuple of {len(parents)} "
-                                 f"gradients, one per input, got {type(downstream).__name__}")
-            if keep:
-                node.downstream = downstream
-            else:
-                del grads[node.name]
+            downstream = run_gate(node, "backward", node.gate.backward, upstream, needs=needs[node.name])
+            downstream = (downstream,) if len(parents) == 1 else as_tuple(node, parents, downstream)
+            node.downstream = downstream if keep else ()
             for parent, grad in zip(parents, downstream):
                 if grad is not None:
-                    self._check_grad(node, parent, grad)
-                    self._accumulate(grads, owned, parent.name, grad)
+                    grads.add(node, parent, grad)
+        return self._finish_backward(plan, grads.sums, keep)
+
+    def _finish_backward(self, plan, grads, keep):
         for node in plan.nodes:
             node.grad = grads.get(node.name)
-        self._kept = keep
-        result = {name: grads.get(name) for name in self._input_names}
+        self._kept, self._backward_done = keep, True
         self.grads = {name: (grads[name] if grads.get(name) is not None else np.zeros_like(value))
                       for name, value in self.params.items()}
-        self._backward_done = True
-        return {**result, **self.grads}
+        return {**{name: grads.get(name) for name in self._input_names}, **self.grads}
 
-    def _seed(self, out, dout):
-        value = out.value
-        if dout is None:
-            return np.ones_like(value) if isinstance(value, np.ndarray) else np.result_type(value).type(1)
-        if np.shape(dout) != np.shape(value):
-            raise ValueError(f"dout has shape {np.shape(dout)} but the output {out.label} has shape "
-                             f"{np.shape(value)}; expected the same shape")
-        dtype = np.result_type(value)
-        return np.asarray(dout, dtype=dtype if np.issubdtype(dtype, np.floating) else None)
+    # --- reading the last pass ------------------------------------------------
 
-    @staticmethod
-    def _check_grad(node, parent, grad):
-        value = parent.value
-        if (type(grad) is np.ndarray and type(value) is np.ndarray and grad.shape == value.shape
-                and (grad.dtype == value.dtype or value.dtype.kind != "f")):
-            return    # the usual case, decided without the general rules below
-        want = np.shape(value)
-        if np.shape(grad) != want:
-            raise ValueError(f"{node.label}: backward returned a gradient of shape {np.shape(grad)} "
-                             f"for input {parent.name!r} of shape {want}; each gradient must have "
-                             "its input's shape")
-        dtype = getattr(parent.value, "dtype", None)
-        if dtype is not None and dtype.kind == "f" and getattr(grad, "dtype", None) != dtype:
-            raise ValueError(f"{node.label}: backward returned a {np.result_type(grad)} gradient for "
-                             f"input {parent.name!r} of dtype {dtype} (inputs of mixed float dtypes "
-                             "promote; feed arrays of the params' dtype)")
+    @property
+    def last_pass(self):
+        """The plan the last successful forward ran (nodes, gates with their parents, output), or None."""
+        return self._ran
 
-    @staticmethod
-    def _accumulate(grads, owned, name, grad):
-        """Add ``grad`` into the gradient of ``name``: a fan-out node sums its consumers' gradients."""
-        if name not in grads:
-            grads[name] = grad          # kept by reference: it belongs to the gate until added to
-        elif name in owned:
-            grads[name] += grad
-        else:
-            grads[name] = grads[name] + grad
-            owned.add(name)
-
-    # --- reading values and gradients ------------------------------------------
+    @property
+    def has_gradients(self):
+        """Whether the last forward was followed by a backward that kept every node's gradient."""
+        return self._ran is not None and self._backward_done and self._kept
 
     def _computed(self, name):
-        node = self._node(name)
+        node = self.node(name)
         if self._ran is None or name not in self._ran.names:
             raise RuntimeError(f"node {node.label} has no value: run forward first"
                                + (" (the last forward did not need it)" if self._ran else ""))
@@ -364,15 +334,6 @@ class ComputationalGraph:
                                "the gradients of gate nodes go; run backward() to keep them")
         return node.grad
 
-    def node(self, name):
-        """The Node called ``name``."""
-        return self._node(name)
-
-    @property
-    def nodes(self):
-        """Every node, in the order added."""
-        return list(self._nodes.values())
-
     def train(self):
         """Training mode for every gate (Dropout drops, BatchNorm uses batch statistics)."""
         return self._set_training(True)
@@ -387,7 +348,7 @@ class ComputationalGraph:
                 node.gate.training = flag
         return self
 
-    # --- explaining and drawing -----------------------------------------------
+    # --- views and files ------------------------------------------------------
 
     def explain(self):
         """The backward pass as a table: per gate, upstream x local = downstream."""
@@ -404,56 +365,25 @@ class ComputationalGraph:
         from .drawing import render
         return render(self.to_dot(), path, format)
 
+    def step_through(self, check=False):
+        """A player of the last forward and backward pass, gate by gate (see ``graph.player``)."""
+        from .player import Player
+        return Player(self, check=check)
+
     def _repr_mimebundle_(self, include=None, exclude=None):
         from .drawing import mimebundle
         return mimebundle(self)
 
+    def save(self, path):
+        """Write every param to the ``.npz`` file at exactly ``path``, atomically."""
+        saving.save(self.params, path)
+
+    def load(self, path):
+        """Read params saved by ``save`` into the param arrays in place; refuses and changes nothing
+        on pickles, unknown or missing names, other shapes, and non-numeric or non-finite data."""
+        saving.load(self.params, path)
+
     def __repr__(self):
         kinds = [node.kind for node in self._nodes.values()]
         counts = ", ".join(f"{kinds.count(k)} {k}s" for k in ("input", "param", "gate"))
-        output = self._output or self._last_gate
-        return f"<ComputationalGraph: {counts}; output {output!r}>"
-
-    # --- params on disk ---------------------------------------------------------
-
-    def save(self, path):
-        """Write every param to the ``.npz`` file at exactly ``path``, atomically."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".gategraph-", suffix=".npz.tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.params)
-            os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the usual mode
-            os.replace(tmp, path)   # readers see the old file or the new one, never half of one
-        except BaseException:
-            os.unlink(tmp)
-            raise
-
-    def load(self, path):
-        """Read params saved by ``save`` into the param arrays in place.
-
-        Refuses (ValueError, changing nothing) pickled objects, unknown or
-        missing names, and shapes that differ from the params'.
-        """
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                loaded = {name: archive[name] for name in archive.files}
-        except ValueError as error:   # object arrays (or a non-.npz file) need pickle to read
-            raise ValueError(f"{path}: refused: reading it would need pickle, which load never "
-                             f"allows ({error})") from None
-        except (zipfile.BadZipFile, EOFError) as error:
-            raise ValueError(f"{path}: not a readable .npz file ({error})") from None
-        unknown = sorted(set(loaded) - set(self.params))
-        missing = sorted(set(self.params) - set(loaded))
-        wrong = [f"{name}: {loaded[name].shape} in the file, {self.params[name].shape} in the graph"
-                 for name in self.params if name in loaded and loaded[name].shape != self.params[name].shape]
-        not_float = [name for name, a in loaded.items() if not np.issubdtype(a.dtype, np.number)]
-        problems = ([f"unknown params {unknown}"] if unknown else []) + \
-                   ([f"missing params {missing}"] if missing else []) + \
-                   ([f"wrong shapes ({'; '.join(wrong)})"] if wrong else []) + \
-                   ([f"non-numeric arrays {not_float}"] if not_float else [])
-        if problems:
-            raise ValueError(f"{path}: refused, nothing loaded: " + "; ".join(problems))
-        for name, array in loaded.items():
-            self.params[name][...] = array
+        return f"<ComputationalGraph: {counts}; output {self._output or self._last_gate!r}>"

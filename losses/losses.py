@@ -1,74 +1,157 @@
 """Loss gates: forward returns a Python float (mean over the batch), backward(dout=1.0)."""
 import numpy as np
-from scipy.special import log_softmax
+from scipy.special import expit
 
-from gates.base import Gate, upstream
+from gates.base import Gate, GateError, cast_like
 
 
-def _check_scores(gate, scores, ndims):
+def finite_number(gate, name, value, low=None):
+    """``value`` as a float, or a ValueError: hyperparameters are checked once, in ``__init__``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{type(gate).__name__}: {name} must be a number, got {value!r}") from None
+    if not np.isfinite(number) or (low is not None and number < low):
+        bound = "" if low is None else f" and >= {low}"
+        raise ValueError(f"{type(gate).__name__}: {name} must be finite{bound}, got {value!r}")
+    return number
+
+
+def float_scores(gate, scores, min_ndim=1):
+    """Scores as a float array (integers computed in float64), finite, with at least one element."""
     scores = np.asarray(scores)
-    name = type(gate).__name__
-    if scores.ndim not in ndims or scores.shape[0] == 0:
-        expected = " or ".join({1: "(N,)", 2: "(N, C)"}[n] for n in ndims)
-        raise ValueError(f"{name}: scores have shape {scores.shape}; expected {expected} with N > 0")
-    if scores.dtype.kind != "f":
+    if scores.dtype.kind in "iub":
         scores = scores.astype(np.float64)
+    elif scores.dtype.kind != "f" or scores.dtype == np.float16:
+        raise GateError(gate, f"scores have dtype {scores.dtype}; expected float32 or float64 "
+                              "(integers are computed in float64)")
+    if scores.ndim < min_ndim or scores.size == 0:
+        raise GateError(gate, f"scores have shape {scores.shape}; expected at least {min_ndim} "
+                              "axis and at least one element")
     if not np.isfinite(scores).all():
-        raise ValueError(f"{name}: scores contain NaN or inf; expected finite numbers")
+        raise GateError(gate, f"scores of shape {scores.shape} contain NaN or inf; expected finite numbers")
     return scores
 
 
-def _class_labels(gate, labels, n, classes):
-    """Integer class labels of shape (n,) in [0, classes), or a ValueError saying what came."""
+def class_labels(gate, labels, shape, classes, ignore_index=None):
+    """Integer class labels of ``shape`` in [0, classes) (or equal to ``ignore_index``)."""
     labels = np.asarray(labels)
-    name = type(gate).__name__
-    if labels.shape != (n,):
-        raise ValueError(f"{name}: labels have shape {labels.shape}; expected ({n},) integer "
-                         f"class indices for scores of {n} rows")
+    if labels.shape != shape:
+        raise GateError(gate, f"labels have shape {labels.shape}; expected {shape} integer class indices "
+                              f"for scores of shape {shape + (classes,)}")
     if labels.dtype.kind not in "iu":
-        raise ValueError(f"{name}: labels have dtype {labels.dtype}; expected integer class indices")
-    if labels.min() < 0 or labels.max() >= classes:
-        raise ValueError(f"{name}: labels range over [{labels.min()}, {labels.max()}]; "
-                         f"expected class indices in [0, {classes})")
+        raise GateError(gate, f"labels have dtype {labels.dtype}; expected integer class indices")
+    counted = labels if ignore_index is None else labels[labels != ignore_index]
+    if counted.size and (counted.min() < 0 or counted.max() >= classes):
+        ignored = "" if ignore_index is None else f" (or ignore_index {ignore_index})"
+        raise GateError(gate, f"labels range over [{counted.min()}, {counted.max()}]; "
+                              f"expected class indices in [0, {classes}){ignored}")
     return labels
 
 
 class SoftmaxWithLoss(Gate):
-    """Mean cross-entropy of softmax(scores): -mean_i log softmax(scores_i)[y_i].
+    """Mean cross-entropy of softmax over the last axis: -mean log softmax(scores)[label].
 
-    scores: (N, C); labels: integer (N,) or one-hot / probability rows (N, C).
-    backward returns (dscores, None) with dscores = (softmax - onehot) / N * dout.
+    scores: (..., C); labels: integer (...) or probability rows (..., C) that sum to 1.
+    Positions labelled ``ignore_index`` count for nothing; the mean is over the rest
+    (PyTorch's ``cross_entropy``). backward: (dscores, None), dscores = (softmax - onehot) / count.
     """
 
-    rule = "(softmax - onehot) / N"
+    rule = "(softmax - onehot) / count"
+    hyperparameters = ("ignore_index",)
+
+    def __init__(self, ignore_index=None):
+        if ignore_index is not None and not isinstance(ignore_index, (int, np.integer)):
+            raise ValueError(f"SoftmaxWithLoss: ignore_index must be an integer or None, got {ignore_index!r}")
+        self.ignore_index = ignore_index
 
     def forward(self, scores, labels):
-        scores = _check_scores(self, scores, (2,))
-        n, classes = scores.shape
+        scores = float_scores(self, scores)
+        classes = scores.shape[-1]
+        flat = scores.reshape(-1, classes)
+        # Softmax written out with the row maximum subtracted (log-sum-exp), rather than
+        # scipy.special.log_softmax: the same stable form, and faster on the training hot
+        # path (benchmarks/mlp_step.py). Shifted scores are <= 0, so exp never overflows;
+        # a shift of -2e308 overflows to -inf, whose exp is the right 0 (hence errstate).
+        with np.errstate(over="ignore"):
+            shifted = flat - flat.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        log_probs = shifted - np.log(total)
+        self.probs = exp / total
+        self.shape = scores.shape
         labels = np.asarray(labels)
-        # scipy's log_softmax subtracts the row maximum (log-sum-exp): exp(scores)
-        # itself would overflow for scores of ~1e3 (float64) or ~1e2 (float32)
-        log_probs = log_softmax(scores, axis=1)
-        if labels.ndim == 2:
-            if labels.shape != scores.shape or not np.issubdtype(labels.dtype, np.number):
-                raise ValueError(f"SoftmaxWithLoss: one-hot labels have shape {labels.shape} and dtype "
-                                 f"{labels.dtype}; expected numbers of shape {scores.shape}")
-            self.target = labels.astype(scores.dtype, copy=False)
-            loss = -np.sum(self.target * log_probs) / n
+        if labels.ndim == scores.ndim and labels.shape != scores.shape:
+            raise GateError(self, f"one-hot labels have shape {labels.shape}; expected {scores.shape} "
+                                  f"(or integer class indices of shape {scores.shape[:-1]})")
+        if labels.shape == scores.shape:    # one-hot or probability rows
+            self.target = self._probability_rows(labels, flat.dtype)
+            self.rows = None
+            self.count = len(flat)
+            loss = -np.sum(self.target * log_probs) / self.count
         else:
-            self.target = _class_labels(self, labels, n, classes)
-            loss = -log_probs[np.arange(n), self.target].sum() / n
-        self.probs = np.exp(log_probs)
+            labels = class_labels(self, labels, scores.shape[:-1], classes, self.ignore_index).reshape(-1)
+            self.ignored = None if self.ignore_index is None else labels == self.ignore_index
+            self.rows = np.arange(len(flat)) if self.ignored is None else np.flatnonzero(~self.ignored)
+            self.target = labels[self.rows]
+            self.count = len(self.rows)
+            if self.count == 0:
+                raise GateError(self, f"every one of the {labels.size} labels is ignore_index "
+                                      f"{self.ignore_index}; there is nothing to average")
+            loss = -log_probs[self.rows, self.target].sum() / self.count
         return float(loss)
 
+    def _probability_rows(self, labels, dtype):
+        if labels.dtype.kind not in "iuf" or not np.isfinite(labels).all() or labels.min() < 0:
+            raise GateError(self, f"probability labels of shape {labels.shape} hold NaN, inf or negative "
+                                  "numbers; expected rows of probabilities")
+        sums = labels.reshape(-1, labels.shape[-1]).sum(axis=1)
+        tolerance = max(1e-6, 10 * np.sqrt(np.finfo(dtype).eps))
+        if not np.allclose(sums, 1.0, rtol=0, atol=tolerance):
+            worst = sums[np.argmax(np.abs(sums - 1))]
+            raise GateError(self, f"probability labels of shape {labels.shape} have a row summing to "
+                                  f"{worst:.6g}; expected every row to sum to 1 (one-hot or a distribution)")
+        return labels.reshape(-1, labels.shape[-1]).astype(dtype, copy=False)
+
     def backward(self, dout=1.0):
-        n = self.probs.shape[0]
-        if self.target.ndim == 2:
+        scale = cast_like(dout / self.count, self.probs)
+        if self.rows is None:
             dscores = self.probs - self.target
         else:
             dscores = self.probs.copy()
-            dscores[np.arange(n), self.target] -= 1
-        return dscores * upstream(dout / n, self.probs), None
+            dscores[self.rows, self.target] -= 1
+            if self.ignored is not None:
+                dscores[self.ignored] = 0     # padding positions send no gradient
+        dscores *= scale
+        return dscores.reshape(self.shape), None
+
+
+class SigmoidWithLoss(Gate):
+    """Mean binary cross-entropy on logits: mean(max(s, 0) - s y + log(1 + exp(-|s|))).
+
+    scores and labels of the same shape, labels in {0, 1} (PyTorch's
+    ``binary_cross_entropy_with_logits``). backward: (dscores, None), (sigmoid(s) - y) / count.
+    """
+
+    rule = "(sigmoid - label) / count"
+
+    def forward(self, scores, labels):
+        scores = float_scores(self, scores, min_ndim=0)
+        labels = np.asarray(labels)
+        if labels.shape != scores.shape:
+            raise GateError(self, f"labels have shape {labels.shape} but scores have shape {scores.shape}; "
+                                  "expected the same shape")
+        if labels.dtype.kind not in "iubf" or not np.all((labels == 0) | (labels == 1)):
+            raise GateError(self, f"labels of shape {labels.shape} must be 0 or 1; got values "
+                                  f"{np.unique(labels)[:5]}")
+        self.labels = labels.astype(scores.dtype, copy=False)
+        # the stable form: log(1 + exp(s)) - s y, with exp taken only of -|s| <= 0
+        loss = np.maximum(scores, 0) - scores * self.labels + np.log1p(np.exp(-np.abs(scores)))
+        self.probs = expit(scores)
+        return float(np.mean(loss))
+
+    def backward(self, dout=1.0):
+        return (self.probs - self.labels) * cast_like(dout / self.probs.size, self.probs), None
 
 
 class Hinge(Gate):
@@ -83,21 +166,23 @@ class Hinge(Gate):
     hyperparameters = ("margin",)
 
     def __init__(self, margin=1.0):
-        self.margin = margin
+        self.margin = finite_number(self, "margin", margin)
 
     def forward(self, scores, labels):
-        scores = _check_scores(self, scores, (1, 2))
+        scores = float_scores(self, scores)
+        if scores.ndim > 2:
+            raise GateError(self, f"scores have shape {scores.shape}; expected (N,) or (N, C)")
         n, self.dtype = scores.shape[0], scores.dtype
         if scores.ndim == 1:
             labels = np.asarray(labels)
             if labels.shape != (n,) or not np.all((labels == 1) | (labels == -1)):
-                raise ValueError(f"Hinge: binary labels must have shape ({n},) and values in {{-1, +1}}; "
-                                 f"got shape {labels.shape} with values {np.unique(labels)[:5]}")
+                raise GateError(self, f"binary labels must have shape ({n},) and values in {{-1, +1}}; "
+                                      f"got shape {labels.shape} with values {np.unique(labels)[:5]}")
             self.y = labels.astype(scores.dtype)
             slack = self.margin - self.y * scores
             self.violated = slack > 0
             return float(np.sum(slack[self.violated]) / n)
-        self.labels = _class_labels(self, labels, n, scores.shape[1])
+        self.labels = class_labels(self, labels, (n,), scores.shape[1])
         rows = np.arange(n)
         margins = scores - scores[rows, self.labels][:, None] + self.margin
         margins[rows, self.labels] = 0
@@ -106,7 +191,7 @@ class Hinge(Gate):
 
     def backward(self, dout=1.0):
         n = self.violated.shape[0]
-        scale = upstream(dout / n, self.dtype)
+        scale = cast_like(dout / n, self.dtype)
         if self.violated.ndim == 1:
             return -self.y * self.violated * scale, None
         dscores = self.violated.astype(self.dtype)
@@ -124,15 +209,21 @@ class MeanSquaredError(Gate):
 
     def forward(self, pred, target):
         if np.shape(pred) != np.shape(target):
-            raise ValueError(f"MeanSquaredError: pred has shape {np.shape(pred)} but target has "
-                             f"shape {np.shape(target)}; expected the same shape")
+            raise GateError(self, f"pred has shape {np.shape(pred)} but target has shape "
+                                  f"{np.shape(target)}; expected the same shape")
+        if np.size(pred) == 0:
+            raise GateError(self, f"pred and target of shape {np.shape(pred)} are empty; "
+                                  "a mean over no elements is undefined")
         self.diff = np.subtract(pred, target)
+        if self.diff.dtype.kind != "f":
+            self.diff = self.diff.astype(np.float64)
         if not np.all(np.isfinite(self.diff)):
-            raise ValueError("MeanSquaredError: pred or target contain NaN or inf; expected finite numbers")
+            raise GateError(self, f"pred or target of shape {np.shape(pred)} contain NaN or inf; "
+                                  "expected finite numbers")
         return float(np.mean(self.diff * self.diff))
 
     def backward(self, dout=1.0):
-        dpred = self.diff * upstream(2 * dout / max(np.size(self.diff), 1), self.diff)
+        dpred = self.diff * cast_like(2 * dout / np.size(self.diff), self.diff)
         return dpred, -dpred
 
 
@@ -143,11 +234,13 @@ class L2Penalty(Gate):
     hyperparameters = ("strength",)
 
     def __init__(self, strength):
-        self.strength = strength
+        self.strength = finite_number(self, "strength", strength, low=0)
 
     def forward(self, W):
         self.W = np.asarray(W)
+        if self.W.dtype.kind != "f":
+            self.W = self.W.astype(np.float64)
         return float(self.strength * np.sum(self.W * self.W))
 
     def backward(self, dout=1.0):
-        return self.W * upstream(2 * self.strength * dout, self.W)
+        return self.W * cast_like(2 * self.strength * dout, self.W)

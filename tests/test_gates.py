@@ -7,8 +7,11 @@ from hypothesis.extra import numpy as hnp
 
 import gates as G
 from gates import Gate, unbroadcast
+from gates.catalogue import GATES
 from gates.check import check_gate, numerical_gradient, rel_error
-from graph.catalogue import CATALOGUE, GATES, LOSSES
+from losses.catalogue import LOSSES
+
+CATALOGUE = GATES + LOSSES
 
 SPECS = pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.id)
 

@@ -82,7 +82,7 @@ def test_mse_and_l2_values_and_gradients():
     (SoftmaxWithLoss(), np.zeros((3, 4)), np.array([0.0, 1.0, 2.0]), "integer"),
     (SoftmaxWithLoss(), np.zeros((3, 4)), np.array([0, 1]), r"shape \(2,\); expected \(3,\)"),
     (SoftmaxWithLoss(), np.zeros((3, 4)), np.zeros((3, 5)), r"one-hot labels have shape \(3, 5\)"),
-    (SoftmaxWithLoss(), np.zeros(4), np.array([0]), r"scores have shape \(4,\); expected \(N, C\)"),
+    (SoftmaxWithLoss(), np.zeros(4), np.array([0]), r"one-hot labels have shape \(1,\); expected \(4,\)"),
     (SoftmaxWithLoss(), np.array([[0.0, np.nan]]), np.array([0]), "NaN"),
     (Hinge(), np.zeros(3), np.array([1, 0, -1]), r"\{-1, \+1\}"),
     (Hinge(), np.zeros((2, 3)), np.array([0, 3]), r"\[0, 3\)"),

@@ -4,7 +4,7 @@ import pytest
 
 import gates as G
 from graph import SGD, Adam, Momentum, RMSProp
-from graph.networks import mlp
+from graph.training.networks import mlp
 from losses import Hinge, MeanSquaredError, SoftmaxWithLoss
 
 

@@ -8,10 +8,10 @@ import pytest
 
 from graph import SGD, Adam, Momentum, RMSProp
 from graph.cli import main
-from graph.data import blobs, digits_split, load_digits, spiral, standardise, stratified_split, xor
-from graph.init import gaussian, he, xavier
-from graph.networks import convnet, mlp
-from graph.trainer import Trainer, accuracy, predict
+from graph.training.data import blobs, digits_split, load_digits, spiral, standardise, stratified_split, xor
+from graph.training.init import gaussian, he, xavier
+from graph.training.networks import convnet, mlp
+from graph.training.trainer import Trainer, accuracy, predict
 
 # --- optimizers, on values computed by hand ------------------------------------------------
 
@@ -236,13 +236,13 @@ def test_cli_check_a_user_gate_from_a_module(tmp_path):
 
 @pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: Momentum(0.1), lambda: RMSProp(0.01), lambda: Adam(0.01)])
 def test_chunked_updates_equal_whole_array_updates(make, monkeypatch):
-    import graph.optim
+    import graph.training.optim
     rng = np.random.default_rng(0)
     start = rng.standard_normal((300, 7))
     grads = [{"w": rng.standard_normal((300, 7))} for _ in range(3)]
     results = []
-    for chunk in (graph.optim.CHUNK, 64):   # 2100 elements: one slice, then 33 slices
-        monkeypatch.setattr(graph.optim, "CHUNK", chunk)
+    for chunk in (graph.training.optim.CHUNK, 64):   # 2100 elements: one slice, then 33 slices
+        monkeypatch.setattr(graph.training.optim, "CHUNK", chunk)
         optimizer, params = make(), {"w": start.copy()}
         for g in grads:
             optimizer.step(params, g)

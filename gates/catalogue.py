@@ -1,7 +1,7 @@
-"""Every built-in gate and loss with inputs to check it on and a plain-numpy reference.
+"""Every built-in gate with inputs to check it on, a plain-numpy reference, and what else tests need.
 
-One list drives both ``gategraph check`` and the parametrised tests: adding a
-gate means adding a line here. Each input is drawn from a named domain, chosen
+One list drives ``gategraph check`` and the parametrised tests (``losses.catalogue``
+holds the losses' list): adding a gate means adding a line here. Each input is drawn from a named domain, chosen
 away from kinks (ReLU at 0, ties of Max and MaxPool2D) where centred
 differences would straddle one.
 """
@@ -9,10 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 
 import gates as G
-import losses as L
 
 
 def draw(rng, shape, domain):
@@ -37,6 +35,17 @@ def draw(rng, shape, domain):
 
 
 @dataclass(frozen=True)
+class ErrorInput:
+    """Inputs a gate must refuse: ``make()`` (or the spec's gate) run on ``inputs`` raises ``error``
+    with a message matching the regular expression ``match``."""
+
+    inputs: tuple
+    match: str
+    error: type = ValueError
+    make: Callable = None
+
+
+@dataclass(frozen=True)
 class GateSpec:
     """A gate to check: how to make it, its input shapes and domains, and what forward must give."""
 
@@ -45,6 +54,9 @@ class GateSpec:
     domains: tuple
     reference: Callable = None    # plain numpy forward; None for a random forward (Dropout)
     label: str = ""
+    torch: Callable = None        # torch_reference(torch, *tensors) -> tensor, the second oracle
+    errors: tuple = ()            # ErrorInput cases: inputs that must be refused, and how
+    tags: frozenset = frozenset()  # "broadcasting", "kinks", "random", "loss"
 
     @property
     def name(self):
@@ -101,16 +113,6 @@ def _batchnorm(x, gamma, beta, eps=1e-5):
     return xhat * gamma.reshape(shape) + beta.reshape(shape)
 
 
-def _softmax_loss(s, y):
-    log_probs = s - logsumexp(s, axis=1, keepdims=True)
-    return -np.mean(log_probs[np.arange(len(y)), y])
-
-
-def _multiclass_hinge(s, y, margin=1.0):
-    margins = np.maximum(0, s - s[np.arange(len(y)), y][:, None] + margin)
-    return (margins.sum() - margin * len(y)) / len(y)   # minus the j == y terms, each = margin
-
-
 GATES = [
     *_binary(G.Add, np.add),
     *_binary(G.Subtract, np.subtract),
@@ -151,14 +153,3 @@ GATES = [
     GateSpec(lambda: G.MaxPool2D(size=3, stride=1), ((2, 2, 5, 5),), ("distinct",),
              lambda x: _pool(x, 3, 1), "MaxPool2D(size=3,stride=1)"),
 ]
-
-LOSSES = [
-    GateSpec(L.SoftmaxWithLoss, ((6, 4), (6,)), ("normal", "labels:4"), _softmax_loss),
-    GateSpec(L.Hinge, ((6, 4), (6,)), ("normal", "labels:4"), _multiclass_hinge),
-    GateSpec(L.Hinge, ((6,), (6,)), ("normal", "signs"), lambda s, y: np.mean(np.maximum(0, 1 - y * s)),
-             "Hinge(binary)"),
-    GateSpec(L.MeanSquaredError, ((5, 3), (5, 3)), ("normal", "normal"), lambda p, t: np.mean((p - t) ** 2)),
-    GateSpec(lambda: L.L2Penalty(0.1), ((4, 3),), ("normal",), lambda W: 0.1 * np.sum(W ** 2)),
-]
-
-CATALOGUE = GATES + LOSSES

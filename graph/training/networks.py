@@ -4,7 +4,7 @@ import numpy as np
 from gates import Add, Affine, BatchNorm, Conv2D, Dropout, MaxPool2D, ReLU, Reshape, Sigmoid, Tanh
 from losses import Hinge, L2Penalty, SoftmaxWithLoss
 
-from .graph import ComputationalGraph
+from ..graph import ComputationalGraph
 from .init import INITIALISERS, he
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}

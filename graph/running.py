@@ -1,0 +1,124 @@
+"""Running one gate inside a graph: blame its node on failure, check what it returns, sum at branches."""
+import numpy as np
+
+from gates import GateError
+
+FEEDABLE = "fiub"   # what a feed may hold: floats, and integers or booleans (labels, ids, masks)
+
+
+def blamed(error, where):
+    """``error`` with ``where`` (the node and the pass) at the front of its message, same type if possible."""
+    if isinstance(error, GateError):
+        return error.at(where)
+    try:
+        return type(error)(f"{where}: {error}")
+    except Exception:     # an exception class that takes other arguments
+        return RuntimeError(f"{where}: {type(error).__name__}: {error}")
+
+
+def check_feeds(plan, feeds, node_called):
+    """Every feed names an input and holds numbers; every input the plan needs is fed."""
+    for name, value in feeds.items():
+        node = node_called(name)
+        if node.kind != "input":
+            raise ValueError(f"{name!r} is a {node.kind}, not an input; only inputs are fed")
+        kind = value.dtype.kind if type(value) is np.ndarray else np.result_type(value).kind
+        if kind not in FEEDABLE or np.result_type(value) == np.float16:
+            raise TypeError(f"input {name!r} was fed {np.result_type(value)} data of shape {np.shape(value)}; "
+                            "expected float32 or float64 (or integer labels/ids)")
+    missing = [name for name in plan.inputs if name not in feeds]
+    if missing:
+        raise ValueError(f"missing feed for input(s) {missing}; forward needs "
+                         f"{plan.inputs} to compute {plan.output.name!r}")
+
+
+class GradientSums:
+    """dL/d(node) for the nodes backward has reached, summed where a node feeds several gates.
+
+    A gate's gradient is kept by reference until a second one arrives; the sum is
+    then a fresh array, added into in place after that, never into a gate's array.
+    """
+
+    def __init__(self, output, seed):
+        self.sums = {output.name: seed}
+        self.owned = set()
+
+    def get(self, name):
+        return self.sums.get(name)
+
+    def pop(self, name):
+        return self.sums.pop(name, None)
+
+    def add(self, node, parent, grad):
+        check_grad(node, parent, grad)
+        name = parent.name
+        if name not in self.sums:
+            self.sums[name] = grad
+        elif name in self.owned:
+            self.sums[name] += grad
+        else:
+            self.sums[name] = self.sums[name] + grad
+            self.owned.add(name)
+
+
+def run_gate(node, step, method, *args, needs=None):
+    """``method(*args)`` of the node's gate; any failure is re-raised naming the node and the pass."""
+    gate = node.gate
+    gate.needs_input_grad = needs
+    try:
+        return method(*args)
+    except Exception as error:
+        where = node.label if step == "forward" else f"{node.label}, backward"
+        raise blamed(error, where) from error
+    finally:
+        gate.needs_input_grad = None   # a gate called by hand again wants all
+
+
+def as_tuple(node, parents, downstream):
+    if not isinstance(downstream, tuple) or len(downstream) != len(parents):
+        raise ValueError(f"{node.label}: backward must return a tuple of {len(parents)} "
+                         f"gradients, one per input, got {type(downstream).__name__}")
+    return downstream
+
+
+def seed(out, dout):
+    """dL/d(output) to start from: ones shaped like the output, or ``dout`` checked against it."""
+    value = out.value
+    if dout is None:
+        return np.ones_like(value) if isinstance(value, np.ndarray) else np.result_type(value).type(1)
+    if np.result_type(dout).kind not in FEEDABLE:
+        raise TypeError(f"dout must be a number or an array of numbers, got {type(dout).__name__} "
+                        f"of dtype {np.result_type(dout)}")
+    if np.shape(dout) != np.shape(value):
+        raise ValueError(f"dout has shape {np.shape(dout)} but the output {out.label} has shape "
+                         f"{np.shape(value)}; expected the same shape")
+    dtype = np.result_type(value)
+    return np.asarray(dout, dtype=dtype if np.issubdtype(dtype, np.floating) else None)
+
+
+def check_grad(node, parent, grad):
+    value = parent.value
+    if (type(grad) is np.ndarray and type(value) is np.ndarray and grad.shape == value.shape
+            and (grad.dtype == value.dtype or value.dtype.kind != "f")):
+        return    # the usual case, decided without the general rules below
+    want = np.shape(value)
+    if np.shape(grad) != want:
+        raise ValueError(f"{node.label}: backward returned a gradient of shape {np.shape(grad)} "
+                         f"for input {parent.name!r} of shape {want}; each gradient must have "
+                         "its input's shape")
+    dtype = getattr(parent.value, "dtype", None)
+    if dtype is not None and dtype.kind == "f" and getattr(grad, "dtype", None) != dtype:
+        raise ValueError(f"{node.label}: backward returned a {np.result_type(grad)} gradient for "
+                         f"input {parent.name!r} of dtype {dtype} (inputs of mixed float dtypes "
+                         "promote; feed arrays of the params' dtype)")
+
+
+def float_array(value, what):
+    """``value`` as a float32/float64 array (integers become float64); complex, object, float16 refused."""
+    array = np.asarray(value)
+    if array.dtype.kind in "iub":
+        return array.astype(np.float64)
+    if array.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{what} has dtype {array.dtype}; expected float32 or float64 "
+                        "(integers are converted to float64)")
+    return array if isinstance(value, np.ndarray) else array.copy()
