@@ -4,6 +4,8 @@ from .arithmetic import Add, Divide, Exp, Log, MatMul, Max, Multiply, Power, Rep
 from .base import Gate, GateError, NotForwardedError, unbroadcast
 from .conv import Conv2D, MaxPool2D
 from .layers import Affine, BatchNorm, Dropout, Flatten, Reshape
+from .recurrent import GRU, LSTM, RNN, RNNStep
+from .sequence import Concat, Embedding, LayerNorm, Linear, Slice, Softmax, Transpose
 
 __all__ = [
     "Gate", "GateError", "NotForwardedError", "unbroadcast",
@@ -13,4 +15,6 @@ __all__ = [
     "MatMul", "Sum", "Repeat",
     "Affine", "Flatten", "Reshape", "Dropout", "BatchNorm",
     "Conv2D", "MaxPool2D",
+    "Embedding", "Linear", "LayerNorm", "Slice", "Concat", "Transpose", "Softmax",
+    "RNNStep", "RNN", "LSTM", "GRU",
 ]

@@ -202,18 +202,35 @@ class Repeat(Gate):
 # --- matrix products ------------------------------------------------------------
 
 class MatMul(Gate):
-    """out = a @ b for a: (N, D), b: (D, M); returns (N, M)."""
+    """out = a @ b with ``numpy.matmul`` semantics: a (..., n, k), b (..., k, m) -> (..., n, m).
 
-    rule = "d{0} = dout @ {1}.T, d{1} = {0}.T @ dout"
+    Leading (batch) axes broadcast, and their gradients are summed back to each input's
+    shape; a 1-D a or b is a row or column vector, as in numpy.
+    """
+
+    rule = "d{0} = dout @ {1}.T, d{1} = {0}.T @ dout (over the last two axes)"
 
     def forward(self, a, b):
-        if np.ndim(a) != 2 or np.ndim(b) != 2 or np.shape(a)[1] != np.shape(b)[0]:
-            raise GateError(self, f"a has shape {np.shape(a)} but b has shape {np.shape(b)}; "
-                                    "expected 2-D a (N, D) and b (D, M)")
+        a, b = np.asarray(a), np.asarray(b)
+        try:
+            out = np.matmul(a, b)
+        except ValueError:
+            raise GateError(self, f"a has shape {a.shape} but b has shape {b.shape}; expected a (..., n, k) "
+                                  "and b (..., k, m) with the same k and batch axes that broadcast") from None
         self.a, self.b = a, b
-        return a @ b
+        return out
 
     def backward(self, dout):
-        dout = cast_like(dout, np.result_type(self.a, self.b))
-        return (dout @ self.b.T if self.wants_grad(0) else None,
-                self.a.T @ dout if self.wants_grad(1) else None)
+        a, b = self.a, self.b
+        dout = cast_like(dout, np.result_type(a, b))
+        if a.ndim == 2 and b.ndim == 2:      # the common case, without the general reshaping below
+            return (dout @ b.T if self.wants_grad(0) else None,
+                    a.T @ dout if self.wants_grad(1) else None)
+        a2 = a[None] if a.ndim == 1 else a              # a row vector (1, k)
+        b2 = b[:, None] if b.ndim == 1 else b           # a column vector (k, 1)
+        dout2 = dout.reshape(np.matmul(a2, b2).shape)   # put back the axes numpy dropped for vectors
+        da = unbroadcast(dout2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) \
+            if self.wants_grad(0) else None
+        db = unbroadcast(np.swapaxes(a2, -1, -2) @ dout2, b2.shape).reshape(b.shape) \
+            if self.wants_grad(1) else None
+        return da, db

@@ -1,9 +1,11 @@
 """Every built-in gate with inputs to check it on, a plain-numpy reference, and what else tests need.
 
 One list drives ``gategraph check`` and the parametrised tests (``losses.catalogue``
-holds the losses' list): adding a gate means adding a line here. Each input is drawn from a named domain, chosen
-away from kinks (ReLU at 0, ties of Max and MaxPool2D) where centred
-differences would straddle one.
+holds the losses' list): adding a gate means adding a line here. An entry carries a
+plain-numpy reference (the first oracle), a PyTorch reference where torch has the
+operation (the second), the inputs the gate must refuse with the message they raise,
+and tags. Each input is drawn from a named domain, chosen away from kinks (ReLU at 0,
+ties of Max and MaxPool2D) where centred differences would straddle one.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +33,38 @@ def draw(rng, shape, domain):
         return rng.integers(0, int(domain[7:]), shape)
     if domain == "signs":
         return rng.choice([-1, 1], shape)
+    if domain == "binary":
+        return rng.integers(0, 2, shape)
+    if domain == "small":         # weights of recurrent layers: tanh and sigmoid far from saturation
+        return 0.5 * rng.standard_normal(shape)
+    if domain == "padded":        # labels over 4 classes, -1 (ignore_index) padding the last positions
+        y = rng.integers(0, 4, shape)
+        y[..., -2:] = -1
+        return y
+    if domain.startswith("probs"):  # rows that sum to 1 along the last axis
+        e = np.exp(rng.standard_normal(shape))
+        return e / e.sum(axis=-1, keepdims=True)
     raise ValueError(f"unknown input domain {domain!r}")
+
+
+class FixedLabels(G.Gate):
+    """A loss with its float labels held fixed, for the numerical check: labels are data, and
+    probing them off the probability simplex would (rightly) be refused."""
+
+    def __init__(self, loss, labels):
+        self.loss, self.labels = loss, labels
+
+    def forward(self, scores):
+        return self.loss.forward(scores, self.labels)
+
+    def backward(self, dout):
+        dscores, dlabels = self.loss.backward(dout)
+        if dlabels is not None:
+            raise AssertionError(f"{type(self.loss).__name__} returned a gradient for its labels")
+        return dscores
+
+    def __repr__(self):
+        return repr(self.loss)
 
 
 @dataclass(frozen=True)
@@ -56,7 +89,9 @@ class GateSpec:
     label: str = ""
     torch: Callable = None        # torch_reference(torch, *tensors) -> tensor, the second oracle
     errors: tuple = ()            # ErrorInput cases: inputs that must be refused, and how
-    tags: frozenset = frozenset()  # "broadcasting", "kinks", "random", "loss"
+    #: "broadcasting" / "elementwise" (any shapes), "random" (no reference), "fixed-labels" (float
+    #: labels that are data, not a variable: the numerical check holds them fixed)
+    tags: frozenset = frozenset()
 
     @property
     def name(self):
@@ -67,6 +102,20 @@ class GateSpec:
     def id(self):
         return f"{self.name}{list(self.shapes)}".replace(" ", "")
 
+    @property
+    def probed(self):
+        """Positions of the inputs the numerical check probes: float ones, less fixed labels."""
+        fixed = {1} if "fixed-labels" in self.tags else set()
+        return [i for i, d in enumerate(self.domains) if not d.startswith(("labels", "signs", "binary", "padded"))
+                and i not in fixed]
+
+    def checkable(self, seed=0):
+        """(gate, inputs) to hand to ``check_gate``: fixed labels are closed over, not probed."""
+        gate, inputs = self.make(), self.inputs(seed)
+        if "fixed-labels" in self.tags:
+            return FixedLabels(gate, inputs[1]), inputs[:1]
+        return gate, inputs
+
     def inputs(self, seed=0, dtype=np.float64):
         """The inputs, float ones in ``dtype``, drawn with ``seed``."""
         rng = np.random.default_rng(seed)
@@ -74,13 +123,15 @@ class GateSpec:
         return tuple(x.astype(dtype) if np.issubdtype(x.dtype, np.floating) else x for x in drawn)
 
 
-def _binary(gate, op, domains=("normal", "normal")):
+def _binary(gate, op, torch, domains=("normal", "normal")):
     shapes = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((), (3, 4)), ((2, 3, 4), (3, 1))]
-    return [GateSpec(gate, s, domains, op) for s in shapes]
+    errors = (ErrorInput((np.ones((2, 3)), np.ones(4)), r"a has shape \(2, 3\) but b has shape \(4,\).*broadcast"),)
+    return [GateSpec(gate, s, domains, op, torch=torch, tags=frozenset({"broadcasting"}),
+                     errors=errors if k == 0 else ()) for k, s in enumerate(shapes)]
 
 
-def _unary(gate, op, domain="normal", shapes=((3, 4), (2, 3, 4), ())):
-    return [GateSpec(gate, (s,), (domain,), op) for s in shapes]
+def _unary(gate, op, torch, domain="normal", shapes=((3, 4), (2, 3, 4), ())):
+    return [GateSpec(gate, (s,), (domain,), op, torch=torch, tags=frozenset({"elementwise"})) for s in shapes]
 
 
 def _sigmoid(x):
@@ -113,43 +164,178 @@ def _batchnorm(x, gamma, beta, eps=1e-5):
     return xhat * gamma.reshape(shape) + beta.reshape(shape)
 
 
+def _layer_norm(x, gamma, beta, eps=1e-5):
+    return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps) * gamma + beta
+
+
+def _softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _rnn(x, h, Wx, Wh, b):
+    out = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
+def _lstm(x, h, c, Wx, Wh, b):
+    out, H = [], h.shape[1]
+    for t in range(x.shape[1]):
+        a = x[:, t] @ Wx + h @ Wh + b
+        i, f, g, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), _sigmoid(a[:, 3 * H:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
+def _gru(x, h, Wx, Wh, bx, bh):
+    out, H = [], h.shape[1]
+    for t in range(x.shape[1]):
+        xa, ha = x[:, t] @ Wx + bx, h @ Wh + bh
+        r, z = _sigmoid(xa[:, :H] + ha[:, :H]), _sigmoid(xa[:, H:2 * H] + ha[:, H:2 * H])
+        n = np.tanh(xa[:, 2 * H:] + r * ha[:, 2 * H:])
+        h = (1 - z) * n + z * h
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
+def _torch_recurrent(kind):
+    """A torch reference for RNN / LSTM / GRU: ``torch.nn`` modules run with our arrays as their weights."""
+    def reference(torch, x, h0, *rest):
+        H = h0.shape[1]
+        module = {"RNN": torch.nn.RNN, "LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[kind](
+            x.shape[2], H, batch_first=True, dtype=x.dtype)
+        if kind == "LSTM":
+            c0, Wx, Wh, b = rest
+            state, bias_ih, bias_hh = (h0[None], c0[None]), b, torch.zeros_like(b)
+        elif kind == "GRU":
+            Wx, Wh, bias_ih, bias_hh = rest
+            state = h0[None]
+        else:
+            Wx, Wh, bias_ih = rest
+            state, bias_hh = h0[None], torch.zeros_like(bias_ih)
+        weights = {"weight_ih_l0": Wx.T, "weight_hh_l0": Wh.T, "bias_ih_l0": bias_ih, "bias_hh_l0": bias_hh}
+        return torch.func.functional_call(module, weights, (x, state))[0]
+    return reference
+
+
+def _f(torch):
+    return torch.nn.functional
+
+
 GATES = [
-    *_binary(G.Add, np.add),
-    *_binary(G.Subtract, np.subtract),
-    *_binary(G.Multiply, np.multiply),
-    *_binary(G.Divide, np.divide, ("normal", "positive")),
-    *_binary(G.Max, np.maximum, ("grid", "offgrid")),
-    *_unary(G.Square, np.square),
-    *_unary(lambda: G.Power(3), lambda x: x ** 3),
-    *_unary(lambda: G.Power(0.5), np.sqrt, "positive"),
-    *_unary(G.Exp, np.exp),
-    *_unary(G.Log, np.log, "positive"),
-    *_unary(G.Sigmoid, _sigmoid),
-    *_unary(G.Tanh, np.tanh),
-    *_unary(G.ReLU, lambda x: np.maximum(x, 0), "nonzero"),
-    GateSpec(G.MatMul, ((3, 4), (4, 5)), ("normal", "normal"), np.matmul),
-    GateSpec(G.Sum, ((3, 4),), ("normal",), np.sum),
-    GateSpec(lambda: G.Sum(axis=1), ((3, 4),), ("normal",), lambda x: x.sum(axis=1)),
+    *_binary(G.Add, np.add, lambda t, a, b: a + b),
+    *_binary(G.Subtract, np.subtract, lambda t, a, b: a - b),
+    *_binary(G.Multiply, np.multiply, lambda t, a, b: a * b),
+    *_binary(G.Divide, np.divide, lambda t, a, b: a / b, ("normal", "positive")),
+    *_binary(G.Max, np.maximum, lambda t, a, b: t.maximum(a, b), ("grid", "offgrid")),
+    *_unary(G.Square, np.square, lambda t, x: x * x),
+    *_unary(lambda: G.Power(3), lambda x: x ** 3, lambda t, x: x ** 3),
+    *_unary(lambda: G.Power(0.5), np.sqrt, lambda t, x: x ** 0.5, "positive"),
+    *_unary(G.Exp, np.exp, lambda t, x: x.exp()),
+    *_unary(G.Log, np.log, lambda t, x: x.log(), "positive"),
+    *_unary(G.Sigmoid, _sigmoid, lambda t, x: x.sigmoid()),
+    *_unary(G.Tanh, np.tanh, lambda t, x: x.tanh()),
+    *_unary(G.ReLU, lambda x: np.maximum(x, 0), lambda t, x: x.relu(), "nonzero"),
+    GateSpec(G.MatMul, ((3, 4), (4, 5)), ("normal", "normal"), np.matmul, torch=lambda t, a, b: a @ b,
+             errors=(ErrorInput((np.ones((2, 5)), np.ones((4, 3))), r"a has shape \(2, 5\) but b has shape \(4, 3\)"),
+                     ErrorInput((np.ones((2, 3, 4)), np.ones((3, 4, 5))), r"batch axes that broadcast"))),
+    *[GateSpec(G.MatMul, shapes, ("normal", "normal"), np.matmul, torch=lambda t, a, b: a @ b)
+      for shapes in [((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((3, 4), (2, 4, 5)), ((4,), (4, 5)),
+                     ((2, 3, 4), (4,))]],
+    GateSpec(G.Sum, ((3, 4),), ("normal",), np.sum, torch=lambda t, x: x.sum()),
+    GateSpec(lambda: G.Sum(axis=1), ((3, 4),), ("normal",), lambda x: x.sum(axis=1), torch=lambda t, x: x.sum(1)),
     GateSpec(lambda: G.Sum(axis=0, keepdims=True), ((3, 4),), ("normal",),
-             lambda x: x.sum(axis=0, keepdims=True)),
-    GateSpec(lambda: G.Repeat(3), ((4,),), ("normal",), lambda x: np.stack([x] * 3)),
-    GateSpec(lambda: G.Repeat(2, axis=1), ((3, 4),), ("normal",), lambda x: np.stack([x] * 2, axis=1)),
-    GateSpec(G.Affine, ((5, 4), (4, 3), (3,)), ("normal",) * 3, lambda x, W, b: x @ W + b),
+             lambda x: x.sum(axis=0, keepdims=True), torch=lambda t, x: x.sum(0, keepdim=True)),
+    GateSpec(lambda: G.Repeat(3), ((4,),), ("normal",), lambda x: np.stack([x] * 3),
+             torch=lambda t, x: t.stack([x] * 3)),
+    GateSpec(lambda: G.Repeat(2, axis=1), ((3, 4),), ("normal",), lambda x: np.stack([x] * 2, axis=1),
+             torch=lambda t, x: t.stack([x] * 2, dim=1)),
+    GateSpec(G.Affine, ((5, 4), (4, 3), (3,)), ("normal",) * 3, lambda x, W, b: x @ W + b,
+             torch=lambda t, x, W, b: x @ W + b,
+             errors=(ErrorInput((np.ones((2, 5)), np.ones((4, 3)), np.ones(3)),
+                                r"x has shape \(2, 5\) but W has shape \(4, 3\); expected x.shape\[1\] == W.shape\[0\]"),
+                     ErrorInput((np.ones((2, 4)), np.ones((4, 3)), np.ones(2)), r"b has shape \(2,\)"))),
     GateSpec(G.Affine, ((2, 3, 2, 2), (12, 5), (5,)), ("normal",) * 3,
-             lambda x, W, b: x.reshape(2, -1) @ W + b),
-    GateSpec(G.Flatten, ((2, 3, 4),), ("normal",), lambda x: x.reshape(2, 12)),
-    GateSpec(lambda: G.Reshape((4, -1)), ((2, 3, 4),), ("normal",), lambda x: x.reshape(4, 6)),
-    GateSpec(lambda: G.Dropout(0.3, seed=0), ((6, 5),), ("normal",)),
-    GateSpec(G.BatchNorm, ((8, 5), (5,), (5,)), ("normal",) * 3, _batchnorm),
-    GateSpec(G.BatchNorm, ((4, 3, 3, 2), (3,), (3,)), ("normal",) * 3, _batchnorm, "BatchNorm(spatial)"),
+             lambda x, W, b: x.reshape(2, -1) @ W + b, torch=lambda t, x, W, b: x.reshape(2, -1) @ W + b),
+    GateSpec(G.Flatten, ((2, 3, 4),), ("normal",), lambda x: x.reshape(2, 12), torch=lambda t, x: x.reshape(2, 12)),
+    GateSpec(lambda: G.Reshape((4, -1)), ((2, 3, 4),), ("normal",), lambda x: x.reshape(4, 6),
+             torch=lambda t, x: x.reshape(4, 6),
+             errors=(ErrorInput((np.ones((2, 3)),), r"x has shape \(2, 3\)", make=lambda: G.Reshape((5, -1))),)),
+    GateSpec(lambda: G.Dropout(0.3, seed=0), ((6, 5),), ("normal",), tags=frozenset({"random"})),
+    GateSpec(G.BatchNorm, ((8, 5), (5,), (5,)), ("normal",) * 3, _batchnorm,
+             torch=lambda t, x, g, b: _f(t).batch_norm(x, None, None, g, b, training=True, eps=1e-5)),
+    GateSpec(G.BatchNorm, ((4, 3, 3, 2), (3,), (3,)), ("normal",) * 3, _batchnorm, "BatchNorm(spatial)",
+             torch=lambda t, x, g, b: _f(t).batch_norm(x, None, None, g, b, training=True, eps=1e-5)),
     GateSpec(G.Conv2D, ((2, 3, 5, 5), (4, 3, 3, 3), (4,)), ("normal",) * 3,
-             lambda x, W, b: _conv(x, W, b, 1, 0)),
+             lambda x, W, b: _conv(x, W, b, 1, 0), torch=lambda t, x, W, b: _f(t).conv2d(x, W, b)),
     GateSpec(lambda: G.Conv2D(stride=2, pad=1), ((2, 2, 5, 5), (3, 2, 3, 3), (3,)), ("normal",) * 3,
-             lambda x, W, b: _conv(x, W, b, 2, 1), "Conv2D(stride=2,pad=1)"),
+             lambda x, W, b: _conv(x, W, b, 2, 1), "Conv2D(stride=2,pad=1)",
+             torch=lambda t, x, W, b: _f(t).conv2d(x, W, b, stride=2, padding=1)),
     GateSpec(lambda: G.Conv2D(pad=1), ((2, 2, 4, 4), (3, 2, 2, 2), (3,)), ("normal",) * 3,
-             lambda x, W, b: _conv(x, W, b, 1, 1), "Conv2D(pad=1,2x2)"),
-    GateSpec(G.MaxPool2D, ((2, 3, 4, 4),), ("distinct",), lambda x: _pool(x, 2, 2)),
-    GateSpec(G.MaxPool2D, ((1, 2, 5, 5),), ("distinct",), lambda x: _pool(x, 2, 2), "MaxPool2D(untiled)"),
+             lambda x, W, b: _conv(x, W, b, 1, 1), "Conv2D(pad=1,2x2)",
+             torch=lambda t, x, W, b: _f(t).conv2d(x, W, b, padding=1)),
+    GateSpec(G.MaxPool2D, ((2, 3, 4, 4),), ("distinct",), lambda x: _pool(x, 2, 2),
+             torch=lambda t, x: _f(t).max_pool2d(x, 2, 2)),
+    GateSpec(G.MaxPool2D, ((1, 2, 5, 5),), ("distinct",), lambda x: _pool(x, 2, 2), "MaxPool2D(untiled)",
+             torch=lambda t, x: _f(t).max_pool2d(x, 2, 2)),
     GateSpec(lambda: G.MaxPool2D(size=3, stride=1), ((2, 2, 5, 5),), ("distinct",),
-             lambda x: _pool(x, 3, 1), "MaxPool2D(size=3,stride=1)"),
+             lambda x: _pool(x, 3, 1), "MaxPool2D(size=3,stride=1)", torch=lambda t, x: _f(t).max_pool2d(x, 3, 1)),
+    # --- sequences and attention
+    GateSpec(G.Embedding, ((2, 5), (7, 3)), ("labels:7", "normal"), lambda ids, W: W[ids],
+             torch=lambda t, ids, W: _f(t).embedding(ids, W),
+             errors=(ErrorInput((np.array([0, 7]), np.ones((7, 3))), r"range over \[0, 7\].*expected ids in \[0, 7\)"),
+                     ErrorInput((np.array([-1, 2]), np.ones((7, 3))), r"expected ids in \[0, 7\)"),
+                     ErrorInput((np.array([0.0, 1.0]), np.ones((7, 3))), r"ids have dtype float64.*expected integers"))),
+    GateSpec(G.Embedding, ((12,), (3, 4)), ("labels:3", "normal"), lambda ids, W: W[ids],
+             torch=lambda t, ids, W: _f(t).embedding(ids, W), label="Embedding(repeated ids)"),
+    GateSpec(G.Linear, ((2, 3, 4), (4, 5), (5,)), ("normal",) * 3, lambda x, W, b: x @ W + b,
+             torch=lambda t, x, W, b: x @ W + b,
+             errors=(ErrorInput((np.ones((2, 3)), np.ones((4, 5)), np.ones(5)), r"x has shape \(2, 3\), W \(4, 5\)"),)),
+    GateSpec(G.Linear, ((6, 4), (4, 2), (2,)), ("normal",) * 3, lambda x, W, b: x @ W + b,
+             torch=lambda t, x, W, b: x @ W + b),
+    GateSpec(G.LayerNorm, ((2, 3, 5), (5,), (5,)), ("normal",) * 3, _layer_norm,
+             torch=lambda t, x, g, b: _f(t).layer_norm(x, (x.shape[-1],), g, b, eps=1e-5),
+             errors=(ErrorInput((np.ones((2, 4)), np.ones(5), np.ones(5)), r"gamma \(5,\)"),)),
+    GateSpec(lambda: G.Slice((slice(None), 1)), ((3, 4, 2),), ("normal",), lambda x: x[:, 1],
+             torch=lambda t, x: x[:, 1], label="Slice([:, 1])",
+             errors=(ErrorInput((np.ones((3,)),), r"does not fit", make=lambda: G.Slice((slice(None), 1))),)),
+    GateSpec(lambda: G.Slice((Ellipsis, slice(1, 3), None)), ((2, 4),), ("normal",), lambda x: x[..., 1:3, None],
+             torch=lambda t, x: x[..., 1:3, None], label="Slice([..., 1:3, None])"),
+    GateSpec(lambda: G.Concat(axis=1), ((2, 3), (2, 1), (2, 2)), ("normal",) * 3,
+             lambda *xs: np.concatenate(xs, axis=1), torch=lambda t, *xs: t.cat(xs, dim=1),
+             errors=(ErrorInput((np.ones((2, 3)), np.ones((3, 3))), r"shapes \(2, 3\), \(3, 3\)",
+                                make=lambda: G.Concat(axis=1)),)),
+    GateSpec(lambda: G.Concat(axis=-1), ((2, 3, 2), (2, 3, 4)), ("normal",) * 2,
+             lambda *xs: np.concatenate(xs, axis=-1), torch=lambda t, *xs: t.cat(xs, dim=-1)),
+    GateSpec(lambda: G.Transpose((0, 2, 1, 3)), ((2, 3, 4, 5),), ("normal",), lambda x: x.transpose(0, 2, 1, 3),
+             torch=lambda t, x: x.permute(0, 2, 1, 3),
+             errors=(ErrorInput((np.ones((2, 3)),), r"not a permutation", make=lambda: G.Transpose((0, 2, 1, 3))),)),
+    GateSpec(G.Transpose, ((3, 4),), ("normal",), lambda x: x.T, torch=lambda t, x: x.T),
+    GateSpec(G.Softmax, ((3, 5),), ("normal",), _softmax, torch=lambda t, x: t.softmax(x, dim=-1),
+             errors=(ErrorInput((np.array([[0.0, 1.0], [-np.inf, -np.inf]]),), r"all\s+-inf \(fully masked\)"),)),
+    GateSpec(lambda: G.Softmax(axis=1), ((2, 4, 3),), ("normal",), lambda x: _softmax(x, 1),
+             torch=lambda t, x: t.softmax(x, dim=1)),
+    # --- recurrent
+    GateSpec(G.RNNStep, ((3, 4), (3, 5), (4, 5), (5, 5), (5,)), ("normal", "normal", "small", "small", "small"),
+             lambda x, h, Wx, Wh, b: np.tanh(x @ Wx + h @ Wh + b),
+             torch=lambda t, x, h, Wx, Wh, b: t.tanh(x @ Wx + h @ Wh + b)),
+    GateSpec(G.RNN, ((2, 4, 3), (2, 5), (3, 5), (5, 5), (5,)), ("normal", "normal", "small", "small", "small"),
+             _rnn, torch=_torch_recurrent("RNN"),
+             errors=(ErrorInput((np.ones((2, 4, 3)), np.ones((2, 6)), np.ones((3, 5)), np.ones((5, 5)), np.ones(5)),
+                                r"h0 \(2, 6\)"),
+                     ErrorInput((np.ones((2, 4, 3)), np.ones((2, 5)), np.ones((3, 4)), np.ones((5, 5)), np.ones(5)),
+                                r"Wx \(3, 4\)"),
+                     ErrorInput((np.ones((2, 0, 3)), np.ones((2, 5)), np.ones((3, 5)), np.ones((5, 5)), np.ones(5)),
+                                r"length 0"))),
+    GateSpec(G.LSTM, ((2, 4, 3), (2, 5), (2, 5), (3, 20), (5, 20), (20,)), ("normal", "normal", "normal") + ("small",) * 3,
+             _lstm, torch=_torch_recurrent("LSTM"),
+             errors=(ErrorInput((np.ones((2, 4, 3)), np.ones((2, 5)), np.ones((2, 5)), np.ones((3, 20)),
+                                 np.ones((5, 15)), np.ones(20)), r"Wh \(5, 15\)"),)),
+    GateSpec(G.GRU, ((3, 4, 2), (3, 5), (2, 15), (5, 15), (15,), (15,)), ("normal", "normal") + ("small",) * 4,
+             _gru, torch=_torch_recurrent("GRU")),
 ]

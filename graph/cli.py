@@ -186,7 +186,7 @@ def check(args):
     else:
         if args.shape:
             raise UsageError("--shape applies to a user's gate (MODULE:CLASS) only")
-        cases = [(spec.id, spec.make(), spec.inputs(args.seed)) for spec in GATES + LOSSES]
+        cases = [(spec.id, *spec.checkable(args.seed)) for spec in GATES + LOSSES]
     rows, failures = [], 0
     for name, gate, inputs in cases:
         shapes = " ".join(str(tuple(np.shape(x))) for x in inputs)

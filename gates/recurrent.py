@@ -1,0 +1,203 @@
+"""Recurrent gates: one RNN step, and RNN, LSTM and GRU layers that run their time loop inside.
+
+Each layer takes x (N, T, D) and its initial state(s), returns h (N, T, H), keeps the last
+states in ``final_h`` (and ``final_c``) for truncated backpropagation through time, and
+backpropagates through time in ``backward``. The input-to-hidden products of every step
+are one matrix product before the loop; only the hidden-to-hidden product is per step.
+Weight layouts follow PyTorch: ``Wx = weight_ih.T``, ``Wh = weight_hh.T``.
+"""
+import numpy as np
+from scipy.special import expit
+
+from .base import Gate, GateError, cast_like
+from .sequence import as_float
+
+
+def _check(gate, x, h0, Wx, Wh, blocks, biases):
+    """Shapes of x (N, T, D), h0 (N, H), Wx (D, k H), Wh (H, k H), biases (k H,), or a GateError."""
+    x = as_float(gate, x)
+    if x.ndim != 3 or 0 in x.shape:
+        raise GateError(gate, f"x has shape {x.shape}; expected (N, T, D) with N, T, D > 0 "
+                              "(a sequence of length 0 has nothing to run over)")
+    N, T, D = x.shape
+    H = np.shape(Wh)[0] if np.ndim(Wh) == 2 else -1
+    want = {"Wx": (D, blocks * H), "Wh": (H, blocks * H), "h0": (N, H)}
+    got = {"Wx": np.shape(Wx), "Wh": np.shape(Wh), "h0": np.shape(h0)}
+    want.update({f"b{k}": (blocks * H,) for k in range(len(biases))})
+    got.update({f"b{k}": np.shape(b) for k, b in enumerate(biases)})
+    wrong = [f"{name} {got[name]}" for name in want if got[name] != want[name]]
+    if H < 1 or wrong:
+        raise GateError(gate, f"x has shape {x.shape} and Wh {np.shape(Wh)} (so H = {H}), but "
+                              f"{', '.join(wrong) or 'Wh is not (H, H)'}; expected Wx (D, {blocks}H), "
+                              f"Wh (H, {blocks}H), h0 (N, H), biases ({blocks}H,)")
+    return x
+
+
+def _previous(h0, hs):
+    """The state entering each step: (N, T, H), h0 first, then every h but the last."""
+    return np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
+
+
+class RNNStep(Gate):
+    """h = tanh(x Wx + h_prev Wh + b): x (N, D), h_prev (N, H), Wx (D, H), Wh (H, H), b (H,)."""
+
+    rule = "dt = dout (1 - h^2); dx = dt Wx.T, dh_prev = dt Wh.T, dWx = x.T dt, dWh = h_prev.T dt, db = sum dt"
+
+    def forward(self, x, h_prev, Wx, Wh, b):
+        _check(self, np.asarray(x)[:, None], h_prev, Wx, Wh, 1, (b,))
+        self.x, self.h_prev, self.Wx, self.Wh = x, h_prev, Wx, Wh
+        self.h = np.tanh(x @ Wx + h_prev @ Wh + b)
+        return self.h
+
+    def backward(self, dout):
+        dt = cast_like(dout, self.h) * (1 - self.h * self.h)
+        return dt @ self.Wx.T, dt @ self.Wh.T, self.x.T @ dt, self.h_prev.T @ dt, dt.sum(axis=0)
+
+
+class RNN(Gate):
+    """h_t = tanh(x_t Wx + h_{t-1} Wh + b) over t: x (N, T, D), h0 (N, H) -> h (N, T, H)."""
+
+    rule = "backpropagation through time: dh_t = dout_t + dt_{t+1} Wh.T, dt_t = dh_t (1 - h_t^2)"
+
+    def forward(self, x, h0, Wx, Wh, b):
+        x = _check(self, x, h0, Wx, Wh, 1, (b,))
+        N, T, _ = x.shape
+        xw = (x.reshape(N * T, -1) @ Wx + b).reshape(N, T, -1)
+        self.hs = np.empty_like(xw)
+        h = h0
+        for t in range(T):
+            h = self.hs[:, t] = np.tanh(xw[:, t] + h @ Wh)
+        self.x, self.h0, self.Wx, self.Wh = x, h0, Wx, Wh
+        self.final_h = self.hs[:, -1].copy()
+        return self.hs
+
+    def backward(self, dout):
+        dout = cast_like(dout, self.hs)
+        N, T, H = self.hs.shape
+        dts = np.empty_like(self.hs)       # gradient at each step's tanh input
+        dh_next = np.zeros((N, H), self.hs.dtype)
+        for t in reversed(range(T)):
+            h = self.hs[:, t]
+            dt = dts[:, t] = (dout[:, t] + dh_next) * (1 - h * h)
+            dh_next = dt @ self.Wh.T
+        dts2 = dts.reshape(N * T, H)
+        dx = (dts2 @ self.Wx.T).reshape(self.x.shape) if self.wants_grad(0) else None
+        dWx = self.x.reshape(N * T, -1).T @ dts2
+        dWh = _previous(self.h0, self.hs).reshape(N * T, H).T @ dts2
+        return dx, dh_next, dWx, dWh, dts2.sum(axis=0)
+
+
+class LSTM(Gate):
+    """Long short-term memory over t, blocks in PyTorch's order i, f, g, o.
+
+    a = x_t Wx + h_{t-1} Wh + b; i, f, o = sigmoid(a_i, a_f, a_o); g = tanh(a_g);
+    c_t = f c_{t-1} + i g; h_t = o tanh(c_t). x (N, T, D), h0, c0 (N, H) -> h (N, T, H).
+    """
+
+    rule = "through time: dc_t = dc_{t+1} f_{t+1} + dh_t o_t (1 - tanh(c_t)^2); gates by their local rules"
+
+    def forward(self, x, h0, c0, Wx, Wh, b):
+        x = _check(self, x, h0, Wx, Wh, 4, (b,))
+        if np.shape(c0) != np.shape(h0):
+            raise GateError(self, f"c0 has shape {np.shape(c0)} but h0 has shape {np.shape(h0)}; expected the same")
+        N, T, _ = x.shape
+        H = np.shape(h0)[1]
+        xw = (x.reshape(N * T, -1) @ Wx + b).reshape(N, T, 4 * H)
+        self.acts = np.empty_like(xw)                      # i, f, g, o of every step
+        self.cs = np.empty((N, T, H), xw.dtype)
+        self.tanh_cs = np.empty((N, T, H), xw.dtype)
+        self.hs = np.empty((N, T, H), xw.dtype)
+        h, c = h0, c0
+        for t in range(T):
+            a = xw[:, t] + h @ Wh
+            act = self.acts[:, t]
+            expit(a, out=act)
+            np.tanh(a[:, 2 * H:3 * H], out=act[:, 2 * H:3 * H])
+            i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+            c = self.cs[:, t] = f * c + i * g
+            tanh_c = self.tanh_cs[:, t] = np.tanh(c)
+            h = self.hs[:, t] = o * tanh_c
+        self.x, self.h0, self.c0, self.Wx, self.Wh = x, h0, c0, Wx, Wh
+        self.final_h, self.final_c = self.hs[:, -1].copy(), self.cs[:, -1].copy()
+        return self.hs
+
+    def backward(self, dout):
+        dout = cast_like(dout, self.hs)
+        N, T, H = self.hs.shape
+        das = np.empty_like(self.acts)        # gradient at each step's pre-activations a
+        dh_next = np.zeros((N, H), self.hs.dtype)
+        dc_next = np.zeros((N, H), self.hs.dtype)
+        for t in reversed(range(T)):
+            act = self.acts[:, t]
+            i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+            tanh_c = self.tanh_cs[:, t]
+            c_prev = self.cs[:, t - 1] if t else self.c0
+            dh = dout[:, t] + dh_next
+            dc = dc_next + dh * o * (1 - tanh_c * tanh_c)
+            da = das[:, t]
+            da[:, :H] = dc * g * i * (1 - i)
+            da[:, H:2 * H] = dc * c_prev * f * (1 - f)
+            da[:, 2 * H:3 * H] = dc * i * (1 - g * g)
+            da[:, 3 * H:] = dh * tanh_c * o * (1 - o)
+            dh_next = da @ self.Wh.T
+            dc_next = dc * f
+        das2 = das.reshape(N * T, 4 * H)
+        dx = (das2 @ self.Wx.T).reshape(self.x.shape) if self.wants_grad(0) else None
+        dWx = self.x.reshape(N * T, -1).T @ das2
+        dWh = _previous(self.h0, self.hs).reshape(N * T, H).T @ das2
+        return dx, dh_next, dc_next, dWx, dWh, das2.sum(axis=0)
+
+
+class GRU(Gate):
+    """Gated recurrent unit over t, PyTorch's equations and block order r, z, n.
+
+    r = sigmoid(x Wx_r + bx_r + h Wh_r + bh_r); z likewise; n = tanh(x Wx_n + bx_n + r (h Wh_n + bh_n));
+    h_t = (1 - z) n + z h_{t-1}. x (N, T, D), h0 (N, H) -> h (N, T, H); Wx (D, 3H), Wh (H, 3H).
+    """
+
+    rule = "through time: dh_{t-1} = dh_t z + (da_r, da_z, da_n r) Wh.T"
+
+    def forward(self, x, h0, Wx, Wh, bx, bh):
+        x = _check(self, x, h0, Wx, Wh, 3, (bx, bh))
+        N, T, _ = x.shape
+        H = np.shape(h0)[1]
+        xw = (x.reshape(N * T, -1) @ Wx + bx).reshape(N, T, 3 * H)
+        self.acts = np.empty_like(xw)                 # r, z, n of every step
+        self.hw_n = np.empty((N, T, H), xw.dtype)     # h_{t-1} Wh_n + bh_n, which r multiplies
+        self.hs = np.empty((N, T, H), xw.dtype)
+        h = h0
+        for t in range(T):
+            hw = h @ Wh + bh
+            act = self.acts[:, t]
+            expit(xw[:, t, :2 * H] + hw[:, :2 * H], out=act[:, :2 * H])
+            r, z = act[:, :H], act[:, H:2 * H]
+            self.hw_n[:, t] = hw[:, 2 * H:]
+            n = act[:, 2 * H:] = np.tanh(xw[:, t, 2 * H:] + r * hw[:, 2 * H:])
+            h = self.hs[:, t] = n + z * (h - n)
+        self.x, self.h0, self.Wx, self.Wh = x, h0, Wx, Wh
+        self.final_h = self.hs[:, -1].copy()
+        return self.hs
+
+    def backward(self, dout):
+        dout = cast_like(dout, self.hs)
+        N, T, H = self.hs.shape
+        dxa = np.empty_like(self.acts)     # gradient at x Wx + bx, per block
+        dha = np.empty_like(self.acts)     # gradient at h Wh + bh, per block
+        dh_next = np.zeros((N, H), self.hs.dtype)
+        for t in reversed(range(T)):
+            act = self.acts[:, t]
+            r, z, n = act[:, :H], act[:, H:2 * H], act[:, 2 * H:]
+            h_prev = self.hs[:, t - 1] if t else self.h0
+            dh = dout[:, t] + dh_next
+            da_n = dh * (1 - z) * (1 - n * n)
+            da_r = da_n * self.hw_n[:, t] * r * (1 - r)
+            da_z = dh * (h_prev - n) * z * (1 - z)
+            dxa[:, t, :H], dxa[:, t, H:2 * H], dxa[:, t, 2 * H:] = da_r, da_z, da_n
+            dha[:, t, :2 * H] = dxa[:, t, :2 * H]
+            dha[:, t, 2 * H:] = da_n * r
+            dh_next = dh * z + dha[:, t] @ self.Wh.T
+        dxa2, dha2 = dxa.reshape(N * T, 3 * H), dha.reshape(N * T, 3 * H)
+        dx = (dxa2 @ self.Wx.T).reshape(self.x.shape) if self.wants_grad(0) else None
+        dWx = self.x.reshape(N * T, -1).T @ dxa2
+        dWh = _previous(self.h0, self.hs).reshape(N * T, H).T @ dha2
+        return dx, dh_next, dWx, dWh, dxa2.sum(axis=0), dha2.sum(axis=0)
