@@ -182,7 +182,7 @@ def _rnn(x, h, Wx, Wh, b):
 
 
 def _lstm(x, h, c, Wx, Wh, b):
-    out, H = [], h.shape[1]
+    out, H = [], Wh.shape[0]
     for t in range(x.shape[1]):
         a = x[:, t] @ Wx + h @ Wh + b
         i, f, g, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), _sigmoid(a[:, 3 * H:])
@@ -193,7 +193,8 @@ def _lstm(x, h, c, Wx, Wh, b):
 
 
 def _gru(x, h, Wx, Wh, bx, bh):
-    out, H = [], h.shape[1]
+    out, H = [], Wh.shape[0]
+    h = np.broadcast_to(h, (x.shape[0], H))
     for t in range(x.shape[1]):
         xa, ha = x[:, t] @ Wx + bx, h @ Wh + bh
         r, z = _sigmoid(xa[:, :H] + ha[:, :H]), _sigmoid(xa[:, H:2 * H] + ha[:, H:2 * H])
@@ -340,4 +341,10 @@ GATES = [
                                  np.ones((5, 15)), np.ones(20)), r"Wh \(5, 15\)"),)),
     GateSpec(G.GRU, ((3, 4, 2), (3, 5), (2, 15), (5, 15), (15,), (15,)), ("normal", "normal") + ("small",) * 4,
              _gru, torch=_torch_recurrent("GRU")),
+    GateSpec(G.LSTM, ((2, 3, 3), (4,), (4,), (3, 16), (4, 16), (16,)), ("normal",) * 3 + ("small",) * 3,
+             _lstm, label="LSTM(learned initial state (H,))"),
+    GateSpec(G.RNN, ((2, 3, 3), (1, 4), (3, 4), (4, 4), (4,)), ("normal",) * 2 + ("small",) * 3,
+             _rnn, label="RNN(initial state (1, H))"),
+    GateSpec(G.GRU, ((2, 3, 3), (4,), (3, 12), (4, 12), (12,), (12,)), ("normal",) * 2 + ("small",) * 4,
+             _gru, label="GRU(initial state (H,))"),
 ]

@@ -9,12 +9,15 @@ Weight layouts follow PyTorch: ``Wx = weight_ih.T``, ``Wh = weight_hh.T``.
 import numpy as np
 from scipy.special import expit
 
-from .base import Gate, GateError, cast_like
+from .base import Gate, GateError, cast_like, unbroadcast
 from .sequence import as_float
 
 
 def _check(gate, x, h0, Wx, Wh, blocks, biases):
-    """Shapes of x (N, T, D), h0 (N, H), Wx (D, k H), Wh (H, k H), biases (k H,), or a GateError."""
+    """Shapes of x (N, T, D), h0 (N, H), Wx (D, k H), Wh (H, k H), biases (k H,), or a GateError.
+
+    h0 may also be (H,) or (1, H), broadcast over the batch (a zero or learned initial state).
+    """
     x = as_float(gate, x)
     if x.ndim != 3 or 0 in x.shape:
         raise GateError(gate, f"x has shape {x.shape}; expected (N, T, D) with N, T, D > 0 "
@@ -22,7 +25,8 @@ def _check(gate, x, h0, Wx, Wh, blocks, biases):
     N, T, D = x.shape
     H = np.shape(Wh)[0] if np.ndim(Wh) == 2 else -1
     want = {"Wx": (D, blocks * H), "Wh": (H, blocks * H), "h0": (N, H)}
-    got = {"Wx": np.shape(Wx), "Wh": np.shape(Wh), "h0": np.shape(h0)}
+    got = {"Wx": np.shape(Wx), "Wh": np.shape(Wh),
+           "h0": (N, H) if np.shape(h0) in ((H,), (1, H)) else np.shape(h0)}
     want.update({f"b{k}": (blocks * H,) for k in range(len(biases))})
     got.update({f"b{k}": np.shape(b) for k, b in enumerate(biases)})
     wrong = [f"{name} {got[name]}" for name in want if got[name] != want[name]]
@@ -35,7 +39,7 @@ def _check(gate, x, h0, Wx, Wh, blocks, biases):
 
 def _previous(h0, hs):
     """The state entering each step: (N, T, H), h0 first, then every h but the last."""
-    return np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
+    return np.concatenate([np.broadcast_to(h0, hs[:, 0].shape)[:, None], hs[:, :-1]], axis=1)
 
 
 class RNNStep(Gate):
@@ -64,7 +68,7 @@ class RNN(Gate):
         N, T, _ = x.shape
         xw = (x.reshape(N * T, -1) @ Wx + b).reshape(N, T, -1)
         self.hs = np.empty_like(xw)
-        h = h0
+        h = np.broadcast_to(h0, (N, np.shape(Wh)[0]))
         for t in range(T):
             h = self.hs[:, t] = np.tanh(xw[:, t] + h @ Wh)
         self.x, self.h0, self.Wx, self.Wh = x, h0, Wx, Wh
@@ -84,7 +88,7 @@ class RNN(Gate):
         dx = (dts2 @ self.Wx.T).reshape(self.x.shape) if self.wants_grad(0) else None
         dWx = self.x.reshape(N * T, -1).T @ dts2
         dWh = _previous(self.h0, self.hs).reshape(N * T, H).T @ dts2
-        return dx, dh_next, dWx, dWh, dts2.sum(axis=0)
+        return dx, unbroadcast(dh_next, np.shape(self.h0)), dWx, dWh, dts2.sum(axis=0)
 
 
 class LSTM(Gate):
@@ -101,13 +105,13 @@ class LSTM(Gate):
         if np.shape(c0) != np.shape(h0):
             raise GateError(self, f"c0 has shape {np.shape(c0)} but h0 has shape {np.shape(h0)}; expected the same")
         N, T, _ = x.shape
-        H = np.shape(h0)[1]
+        H = np.shape(Wh)[0]
         xw = (x.reshape(N * T, -1) @ Wx + b).reshape(N, T, 4 * H)
         self.acts = np.empty_like(xw)                      # i, f, g, o of every step
         self.cs = np.empty((N, T, H), xw.dtype)
         self.tanh_cs = np.empty((N, T, H), xw.dtype)
         self.hs = np.empty((N, T, H), xw.dtype)
-        h, c = h0, c0
+        h, c = np.broadcast_to(h0, (N, H)), np.broadcast_to(c0, (N, H))
         for t in range(T):
             a = xw[:, t] + h @ Wh
             act = self.acts[:, t]
@@ -131,7 +135,7 @@ class LSTM(Gate):
             act = self.acts[:, t]
             i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
             tanh_c = self.tanh_cs[:, t]
-            c_prev = self.cs[:, t - 1] if t else self.c0
+            c_prev = self.cs[:, t - 1] if t else np.broadcast_to(self.c0, (N, H))
             dh = dout[:, t] + dh_next
             dc = dc_next + dh * o * (1 - tanh_c * tanh_c)
             da = das[:, t]
@@ -145,7 +149,8 @@ class LSTM(Gate):
         dx = (das2 @ self.Wx.T).reshape(self.x.shape) if self.wants_grad(0) else None
         dWx = self.x.reshape(N * T, -1).T @ das2
         dWh = _previous(self.h0, self.hs).reshape(N * T, H).T @ das2
-        return dx, dh_next, dc_next, dWx, dWh, das2.sum(axis=0)
+        return (dx, unbroadcast(dh_next, np.shape(self.h0)), unbroadcast(dc_next, np.shape(self.c0)),
+                dWx, dWh, das2.sum(axis=0))
 
 
 class GRU(Gate):
@@ -160,12 +165,12 @@ class GRU(Gate):
     def forward(self, x, h0, Wx, Wh, bx, bh):
         x = _check(self, x, h0, Wx, Wh, 3, (bx, bh))
         N, T, _ = x.shape
-        H = np.shape(h0)[1]
+        H = np.shape(Wh)[0]
         xw = (x.reshape(N * T, -1) @ Wx + bx).reshape(N, T, 3 * H)
         self.acts = np.empty_like(xw)                 # r, z, n of every step
         self.hw_n = np.empty((N, T, H), xw.dtype)     # h_{t-1} Wh_n + bh_n, which r multiplies
         self.hs = np.empty((N, T, H), xw.dtype)
-        h = h0
+        h = np.broadcast_to(h0, (N, H))
         for t in range(T):
             hw = h @ Wh + bh
             act = self.acts[:, t]
@@ -187,7 +192,7 @@ class GRU(Gate):
         for t in reversed(range(T)):
             act = self.acts[:, t]
             r, z, n = act[:, :H], act[:, H:2 * H], act[:, 2 * H:]
-            h_prev = self.hs[:, t - 1] if t else self.h0
+            h_prev = self.hs[:, t - 1] if t else np.broadcast_to(self.h0, (N, H))
             dh = dout[:, t] + dh_next
             da_n = dh * (1 - z) * (1 - n * n)
             da_r = da_n * self.hw_n[:, t] * r * (1 - r)
@@ -200,4 +205,5 @@ class GRU(Gate):
         dx = (dxa2 @ self.Wx.T).reshape(self.x.shape) if self.wants_grad(0) else None
         dWx = self.x.reshape(N * T, -1).T @ dxa2
         dWh = _previous(self.h0, self.hs).reshape(N * T, H).T @ dha2
-        return dx, dh_next, dWx, dWh, dxa2.sum(axis=0), dha2.sum(axis=0)
+        return (dx, unbroadcast(dh_next, np.shape(self.h0)), dWx, dWh, dxa2.sum(axis=0),
+                dha2.sum(axis=0))
