@@ -32,42 +32,56 @@ def _sizes(text):
     return sizes
 
 
-def _positive(kind):
+def _number(kind, low=0, strict=True):
+    """An argparse type: a finite ``kind`` above ``low`` (or at least ``low`` when not ``strict``)."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        if value is None or not np.isfinite(value) or value < low or (strict and value == low):
+            kind_name = f"positive {kind.__name__}" if strict and low == 0 else \
+                f"finite {kind.__name__} {'>' if strict else '>='} {low}"
+            raise argparse.ArgumentTypeError(f"expected a {kind_name}, got {text!r}")
         return value
     return parse
+
+
+def _positive(kind):
+    return _number(kind, 0, strict=True)
 
 
 def parser():
     p = _Parser(prog="gategraph", description="Backpropagation with gates: train on the bundled "
                                               "digits, or check gradients numerically.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    t = sub.add_parser("train", help="train a network of gates on the bundled 8x8 digits")
-    t.add_argument("--hidden", type=_sizes, default=[100], metavar="N[,N...]",
-                   help="hidden layer sizes of the MLP (default 100)")
+    t = sub.add_parser("train", help="train a network of gates on the bundled 8x8 digits (or --task addition)")
+    t.add_argument("--task", choices=("digits", "addition"), default="digits",
+                   help="digits: classify the bundled 8x8 digits (default); addition: an LSTM learns "
+                        "2-digit addition ('57+38=') and answers held-out problems")
+    t.add_argument("--hidden", type=_sizes, default=None, metavar="N[,N...]",
+                   help="hidden layer sizes of the MLP (default 100); the LSTM's hidden size for addition (128)")
     t.add_argument("--conv", action="store_true", help="train a small conv net instead of an MLP")
-    t.add_argument("--epochs", type=_positive(int), default=None, help="default 100 (MLP), 30 (conv)")
-    t.add_argument("--batch-size", type=_positive(int), default=16)
+    t.add_argument("--epochs", type=_positive(int), default=None, help="default 100 (MLP), 30 (conv), 12 (addition)")
+    t.add_argument("--batch-size", type=_positive(int), default=None, help="default 16 (digits), 64 (addition)")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     t.add_argument("--lr", type=_positive(float), default=None,
                    help="learning rate (default: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_LR.items()) + ")")
-    t.add_argument("--lr-decay", type=_positive(float), default=0.98, help="per-epoch factor (default 0.98)")
-    t.add_argument("--l2", type=float, default=None, help="L2 penalty strength on the weights "
-                                                         "(default 1e-4 for the MLP, 1e-3 for the conv net)")
+    t.add_argument("--lr-decay", type=_positive(float), default=None,
+                   help="per-epoch factor (default 0.98; 0.9 for addition)")
+    at_least_0 = _number(float, 0, strict=False)
+    t.add_argument("--l2", type=at_least_0, default=None,
+                   help="L2 penalty strength on the weights (default 1e-4 for the MLP, 1e-3 for the conv net)")
     t.add_argument("--filters", type=_positive(int), default=32, help="conv net filters (default 32)")
-    t.add_argument("--dropout", type=float, default=0.0, help="probability of dropping a hidden unit")
+    t.add_argument("--dropout", type=at_least_0, default=0.0, help="probability of dropping a hidden unit")
     t.add_argument("--activation", choices=("relu", "tanh", "sigmoid"), default="relu")
     t.add_argument("--patience", type=_positive(int), default=None, help="stop after N epochs without "
                                                                           "a better validation accuracy")
-    t.add_argument("--seed", type=int, default=0, help="seeds the split, the weights and the shuffling")
+    t.add_argument("--seed", type=_number(int, 0, strict=False), default=0,
+                   help="seeds the split, the weights and the shuffling")
     t.add_argument("--dtype", choices=("float32", "float64"), default="float64")
-    t.add_argument("--out", default="gategraph-digits.npz", help="where to save the params (.npz)")
+    t.add_argument("--out", default=None, help="where to save the params (.npz; default "
+                                                 "gategraph-digits.npz or gategraph-addition.npz)")
     t.add_argument("--plot", default=None, metavar="PATH", help="save loss and accuracy curves as PNG")
     t.add_argument("--quiet", action="store_true", help="no progress output")
     c = sub.add_parser("check", help="check gates' gradients against centred differences")
@@ -75,35 +89,94 @@ def parser():
                                              "(default: every built-in gate and loss)")
     c.add_argument("--shape", type=_sizes, action="append", metavar="N[,N...]",
                    help="shape of one input (repeat for each input; default 3,4 each)")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=_number(int, 0, strict=False), default=0)
     return p
 
 
+PLOT_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
 def _writable(path, what):
+    if not path:
+        raise UsageError(f"cannot write {what} to an empty path")
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise UsageError(f"cannot write {what} to {path!r}: "
                          + ("it is a folder" if os.path.isdir(path) else f"{folder!r} is not a writable folder"))
 
 
-def train(args):
-    from graph.training.data import digits_split, standardise
-    from graph.training.networks import convnet, mlp
-    from graph.training.optim import SGD, Adam, Momentum, RMSProp
-    from graph.training.trainer import Trainer, accuracy
-
+def _check_train_options(args):
+    """Everything about the options that can be known before training: said now, not after."""
+    args.out = args.out if args.out is not None else f"gategraph-{args.task}.npz"
     _writable(args.out, "the params")
     if args.plot:
         _writable(args.plot, "the plot")
+        if not args.plot.lower().endswith(PLOT_FORMATS):
+            raise UsageError(f"--plot {args.plot!r}: expected a file ending in {', '.join(PLOT_FORMATS)}")
         if importlib.util.find_spec("matplotlib") is None:
             raise UsageError("--plot needs matplotlib: pip install matplotlib "
                              "(or pip install -e \".[notebooks]\")")
     if not 0 <= args.dropout < 1:
         raise UsageError(f"--dropout must lie in [0, 1), got {args.dropout}")
+    if args.task == "addition" and (args.conv or len(args.hidden or []) > 1):
+        raise UsageError("--task addition trains one LSTM layer: --conv and several --hidden sizes do not apply")
+
+
+def _optimizer(args, default_lr):
+    from graph.training.optim import SGD, Adam, Momentum, RMSProp
+    lr = args.lr or default_lr
+    return {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSProp, "adam": Adam}[args.optimizer](lr), lr
+
+
+def train(args):
+    _check_train_options(args)
+    return (train_addition if args.task == "addition" else train_digits)(args)
+
+
+def train_addition(args):
+    from graph.training.data import addition
+    from graph.training.networks import generate, language_model
+    from graph.training.trainer import Trainer
+
+    dtype = np.dtype(args.dtype)
+    data = addition(digits=2, seed=args.seed)
+    hidden = args.hidden[0] if args.hidden else 128
+    g = language_model(len(data["vocab"]), embed=16, hidden=hidden, cell="lstm", seed=args.seed, dtype=dtype)
+    optimizer, lr = _optimizer(args, 0.01 if args.optimizer == "adam" else DEFAULT_LR[args.optimizer])
+    print(f"model: character LSTM (embedding 16, hidden {hidden}) - linear - softmax over "
+          f"{len(data['vocab'])} characters; {args.optimizer} lr {lr:g}, {args.dtype}")
+    print(f"data: {len(data['train'])} train / {len(data['val'])} validation / {len(data['test'])} test "
+          f"problems like {data['train'][0][:6]!r} -> {data['train'][0][6:]!r} (answers written reversed, "
+          "ones digit first)", flush=True)
+    start = time.perf_counter()
+    trainer = Trainer(g, optimizer, batch_size=args.batch_size or 64, epochs=args.epochs or 12,
+                      lr_decay=args.lr_decay or 0.9, patience=args.patience,
+                      seed=args.seed, progress="silent" if args.quiet else "bar", clip=5.0)
+    history = trainer.fit(data["x_train"], data["y_train"], data["x_val"], data["y_val"])
+    seconds = time.perf_counter() - start
+    g.save(args.out)
+    print(f"best validation accuracy (answer digits) {trainer.best_val_acc:.4f} at epoch {trainer.best_epoch} "
+          f"of {len(history['loss'])}; {seconds:.1f} s; params saved to {args.out}")
+    if args.plot:
+        _plot(history, args.plot)
+        print(f"curves saved to {args.plot}")
+    q = data["question_length"]
+    problems = np.stack([data["vocab"].encode(t) for t in data["test"]])
+    answers = generate(g, problems[:, :q], problems.shape[1] - q)
+    first = data["vocab"].decode(answers[0])[::-1]
+    print(f"for example {data['test'][0][:q]} {first} (greedy decoding; exact match over the whole answer)")
+    print(f"test accuracy: {np.mean(np.all(answers == problems[:, q:], axis=1)):.4f}")
+    return 0
+
+
+def train_digits(args):
+    from graph.training.data import digits_split, standardise
+    from graph.training.networks import convnet, mlp
+    from graph.training.trainer import Trainer, accuracy
+
     dtype = np.dtype(args.dtype)
     data = standardise(digits_split(seed=args.seed, dtype=dtype))
     epochs = args.epochs or (30 if args.conv else 100)
-    lr = args.lr or DEFAULT_LR[args.optimizer]
     # a conv net of 32 filters overfits 1,078 digits more readily: it gets more L2
     l2 = args.l2 if args.l2 is not None else (1e-3 if args.conv else 1e-4)
     if args.conv:
@@ -111,17 +184,17 @@ def train(args):
         model = (f"conv net (conv 3x3 x{args.filters} - relu - maxpool 2x2 - affine 100 - relu - "
                  "affine 10)")
     else:
-        sizes = [64, *args.hidden, 10]
+        sizes = [64, *(args.hidden or [100]), 10]
         g = mlp(sizes, activation=args.activation, seed=args.seed, dtype=dtype, l2=l2,
                 dropout=args.dropout)
         model = f"MLP {'-'.join(map(str, sizes))} {args.activation}"
-    optimizer = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSProp, "adam": Adam}[args.optimizer](lr)
+    optimizer, lr = _optimizer(args, DEFAULT_LR[args.optimizer])
     progress = "silent" if args.quiet else "bar"
     print(f"model: {model}, softmax loss, L2 {l2:g}; {args.optimizer} lr {lr:g}, {args.dtype}")
     print(f"data: {len(data['y_train'])} train / {len(data['y_val'])} validation / "
           f"{len(data['y_test'])} test digits (split seed {args.seed})", flush=True)
     start = time.perf_counter()
-    trainer = Trainer(g, optimizer, batch_size=args.batch_size, epochs=epochs, lr_decay=args.lr_decay,
+    trainer = Trainer(g, optimizer, batch_size=args.batch_size or 16, epochs=epochs, lr_decay=args.lr_decay or 0.98,
                       patience=args.patience, seed=args.seed, progress=progress)
     history = trainer.fit(data["x_train"], data["y_train"], data["x_val"], data["y_val"])
     seconds = time.perf_counter() - start
@@ -167,8 +240,8 @@ def _user_gate(target):
         raise UsageError(f"{module_name!r} has no gate class {class_name!r} (a class with forward and backward)")
     try:
         return cls()
-    except TypeError as error:
-        raise UsageError(f"cannot make {class_name}() without arguments: {error}") from None
+    except Exception as error:
+        raise UsageError(f"cannot make {class_name}() without arguments: {type(error).__name__}: {error}") from None
 
 
 def check(args):
@@ -182,6 +255,9 @@ def check(args):
                      if p.kind == p.POSITIONAL_OR_KEYWORD])
         shapes = args.shape or [[3, 4]] * max(arity, 1)
         rng = np.random.default_rng(args.seed)
+        if sum(int(np.prod(s)) for s in shapes) > 10 ** 6:
+            raise UsageError(f"--shape {shapes}: over a million elements in all; the numerical check makes "
+                             "two forward passes per element, so keep the shapes small")
         cases = [(args.target, gate, [rng.standard_normal(s) for s in shapes])]
     else:
         if args.shape:

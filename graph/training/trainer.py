@@ -4,9 +4,13 @@ import time
 
 import numpy as np
 
+from .data.sequences import PAD
+from .optim import clip_grads
+
 
 def predict(graph, x, output="scores", batch_size=1024):
-    """Class predictions argmax(scores) for ``x``, computed in eval mode (the mode is restored after)."""
+    """Class predictions argmax(scores) over the last axis for ``x``, computed in eval mode
+    (the mode is restored after). Scores that are NaN or inf raise ValueError."""
     modes = [(node.gate, node.gate.training) for node in graph.nodes if node.gate is not None]
     graph.eval()
     try:
@@ -14,12 +18,25 @@ def predict(graph, x, output="scores", batch_size=1024):
     finally:
         for gate, mode in modes:
             gate.training = mode
-    return np.argmax(np.concatenate(scores), axis=1)
+    scores = np.concatenate(scores)
+    if not np.isfinite(scores).all():
+        raise ValueError(f"predict: the {output!r} node gave NaN or inf scores for x of shape {np.shape(x)} "
+                         "(are there NaNs in x?)")
+    return np.argmax(scores, axis=-1)
 
 
-def accuracy(graph, x, y, output="scores"):
-    """The fraction of ``x`` whose predicted class is ``y``."""
-    return float(np.mean(predict(graph, x, output) == y))
+def accuracy(graph, x, y, output="scores", ignore=PAD):
+    """The fraction of predictions equal to ``y``: per example, or per position for sequences,
+    where positions labelled ``ignore`` (padding) do not count."""
+    y = np.asarray(y)
+    predicted = predict(graph, x, output)
+    if predicted.shape != y.shape:
+        raise ValueError(f"accuracy: y has shape {y.shape} but the predictions for x of shape {np.shape(x)} "
+                         f"have shape {predicted.shape}; expected the same shape")
+    counted = y != ignore
+    if not counted.any():
+        raise ValueError(f"accuracy: y of shape {y.shape} has no labelled position to score")
+    return float(np.mean(predicted[counted] == y[counted]))
 
 
 class _Progress:
@@ -61,10 +78,12 @@ class Trainer:
     """
 
     def __init__(self, graph, optimizer, batch_size=64, epochs=20, lr_decay=1.0, patience=None,
-                 seed=0, progress="bar", train_acc_samples=1000):
+                 seed=0, progress="bar", train_acc_samples=1000, clip=None):
         if batch_size < 1 or epochs < 1:
             raise ValueError(f"batch_size and epochs must be positive, got {batch_size} and {epochs}")
-        self.graph, self.optimizer = graph, optimizer
+        if not (np.isfinite(lr_decay) and lr_decay > 0):
+            raise ValueError(f"lr_decay must be a finite number > 0, got {lr_decay}")
+        self.graph, self.optimizer, self.clip = graph, optimizer, clip
         self.batch_size, self.epochs, self.lr_decay, self.patience = batch_size, epochs, lr_decay, patience
         self.rng = np.random.default_rng(seed)
         self.progress = progress
@@ -77,11 +96,17 @@ class Trainer:
         g = self.graph
         loss = g.forward(x=x, y=y)
         g.backward(inputs=False, keep=False)   # the params' gradients are all a step needs
+        if self.clip is not None:
+            clip_grads(g.grads, self.clip)
         self.optimizer.step(g.params, g.grads)
         return loss
 
     def fit(self, x_train, y_train, x_val, y_val):
         """Train for the configured epochs; returns ``history``."""
+        for part, x, y in (("training", x_train, y_train), ("validation", x_val, y_val)):
+            if len(x) != len(y) or len(x) == 0:
+                raise ValueError(f"the {part} set has {len(x)} examples in x and {len(y)} in y; expected "
+                                 "the same number, at least one")
         g, n = self.graph, len(x_train)
         best = {name: value.copy() for name, value in g.params.items()}
         since_best = 0

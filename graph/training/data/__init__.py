@@ -1,4 +1,6 @@
-"""Data: the bundled 8x8 digits and toy sets for the notebooks."""
+"""Data: the bundled 8x8 digits, toy 2-D sets, and sequence tasks made in code."""
 from .datasets import blobs, digits_split, load_digits, spiral, standardise, stratified_split, xor
+from .sequences import PAD, Vocabulary, addition, as_language_model, text_batches, tiny_corpus
 
-__all__ = ["load_digits", "digits_split", "stratified_split", "standardise", "spiral", "xor", "blobs"]
+__all__ = ["load_digits", "digits_split", "stratified_split", "standardise", "spiral", "xor", "blobs",
+           "PAD", "Vocabulary", "addition", "as_language_model", "tiny_corpus", "text_batches"]
