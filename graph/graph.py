@@ -1,4 +1,6 @@
 """ComputationalGraph: gates wired into a DAG, run forward in topological order and backward in reverse."""
+import itertools
+
 import numpy as np
 
 from gates import Add, Divide, MatMul, Multiply, Power, Subtract
@@ -189,10 +191,7 @@ class ComputationalGraph:
         self._changed()
 
     def _default_name(self, prefix):
-        k = 1
-        while f"{prefix}_{k}" in self._nodes:
-            k += 1
-        return f"{prefix}_{k}"
+        return next(name for k in itertools.count(1) if (name := f"{prefix}_{k}") not in self._nodes)
 
     # --- order ----------------------------------------------------------------
 
@@ -211,13 +210,8 @@ class ComputationalGraph:
     def nodes_topologically_sorted(self):
         """Every node, parents before children: the order forward runs them."""
         if self._order is None:
-            for node in self._nodes.values():
-                for parent in node.input_names:
-                    if parent not in self._nodes:
-                        raise ValueError(f"node {node.label} takes input {parent!r}, but no node is "
-                                         f"named {parent!r}")
             parents = {name: node.input_names for name, node in self._nodes.items()}
-            self._order = [self._nodes[name] for name in topological_order(parents)]
+            self._order = [self._nodes[name] for name in topological_order(parents, lambda n: self._nodes[n].label)]
         return list(self._order)
 
     def _plan(self, output):

@@ -2,12 +2,16 @@
 from collections import deque
 
 
-def topological_order(parents):
+def topological_order(parents, describe=repr):
     """Order the keys of ``parents`` (name -> list of parent names) so parents come first.
 
-    Ties keep the dict's order, so the result is deterministic. A cycle raises
-    ValueError naming the nodes on it.
+    Ties keep the dict's order, so the result is deterministic. A parent that is
+    no key, or a cycle, raises ValueError naming the nodes (``describe(name)``).
     """
+    for name, names in parents.items():
+        for parent in names:
+            if parent not in parents:
+                raise ValueError(f"node {describe(name)} takes input {parent!r}, but no node is named {parent!r}")
     children = {name: [] for name in parents}
     indegree = {name: 0 for name in parents}
     for name, names in parents.items():
