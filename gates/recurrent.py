@@ -37,6 +37,24 @@ def _check(gate, x, h0, Wx, Wh, blocks, biases):
     return x
 
 
+def _time_major(a):
+    """(N, T, K) -> (T * N, K), rows ordered by time step, then batch item."""
+    return a.transpose(1, 0, 2).reshape(-1, a.shape[2])
+
+
+def _from_time_major(rows, N, T):
+    """(T * N, K) rows -> (N, T, K)."""
+    return rows.reshape(T, N, -1).transpose(1, 0, 2)
+
+
+def _time_major_products(x, Wx, b):
+    """x_t Wx + b for every step as one product: (T, N, K), a fresh array the loop may write into."""
+    N, T, _ = x.shape
+    out = _time_major(x) @ Wx
+    out += b
+    return out.reshape(T, N, -1)
+
+
 def _previous(h0, hs):
     """The state entering each step: (N, T, H), h0 first, then every h but the last."""
     return np.concatenate([np.broadcast_to(h0, hs[:, 0].shape)[:, None], hs[:, :-1]], axis=1)
@@ -106,50 +124,58 @@ class LSTM(Gate):
             raise GateError(self, f"c0 has shape {np.shape(c0)} but h0 has shape {np.shape(h0)}; expected the same")
         N, T, _ = x.shape
         H = np.shape(Wh)[0]
-        xw = (x.reshape(N * T, -1) @ Wx + b).reshape(N, T, 4 * H)
-        self.acts = np.empty_like(xw)                      # i, f, g, o of every step
-        self.cs = np.empty((N, T, H), xw.dtype)
-        self.tanh_cs = np.empty((N, T, H), xw.dtype)
-        self.hs = np.empty((N, T, H), xw.dtype)
+        # Caches are time-major (T, N, ...), so each step reads and writes contiguous blocks;
+        # the input products of every step are one product, turned into i, f, g, o in place.
+        self.acts = _time_major_products(x, Wx, b)
+        self.cs = np.empty((T, N, H), self.acts.dtype)
+        self.tanh_cs = np.empty_like(self.cs)
+        self.hs = np.empty((N, T, H), self.acts.dtype)
         h, c = np.broadcast_to(h0, (N, H)), np.broadcast_to(c0, (N, H))
         for t in range(T):
-            a = xw[:, t] + h @ Wh
-            act = self.acts[:, t]
-            expit(a, out=act)
-            np.tanh(a[:, 2 * H:3 * H], out=act[:, 2 * H:3 * H])
-            i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
-            c = self.cs[:, t] = f * c + i * g
-            tanh_c = self.tanh_cs[:, t] = np.tanh(c)
-            h = self.hs[:, t] = o * tanh_c
+            a = self.acts[t]
+            a += h @ Wh
+            expit(a[:, :2 * H], out=a[:, :2 * H])
+            np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
+            expit(a[:, 3 * H:], out=a[:, 3 * H:])
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            c = np.multiply(f, c, out=self.cs[t])
+            c += i * g
+            tanh_c = np.tanh(c, out=self.tanh_cs[t])
+            h = np.multiply(o, tanh_c, out=self.hs[:, t])
         self.x, self.h0, self.c0, self.Wx, self.Wh = x, h0, c0, Wx, Wh
-        self.final_h, self.final_c = self.hs[:, -1].copy(), self.cs[:, -1].copy()
+        self.final_h, self.final_c = self.hs[:, -1].copy(), self.cs[-1].copy()
         return self.hs
 
     def backward(self, dout):
         dout = cast_like(dout, self.hs)
         N, T, H = self.hs.shape
-        das = np.empty_like(self.acts)        # gradient at each step's pre-activations a
+        acts = self.acts
+        # local derivatives of every step at once: s (1 - s) for i, f, o; 1 - g^2 for g
+        local = acts * (1 - acts)
+        g_all = acts[:, :, 2 * H:3 * H]
+        np.subtract(1, g_all * g_all, out=local[:, :, 2 * H:3 * H])
+        o_dtanh = acts[:, :, 3 * H:] * (1 - self.tanh_cs * self.tanh_cs)   # dh_t -> dc_t
+        # local[t] becomes the gradient at step t's pre-activations: no third (T, N, 4H) array
+        das, upstream = local, np.empty((N, 4 * H), acts.dtype)
         dh_next = np.zeros((N, H), self.hs.dtype)
-        dc_next = np.zeros((N, H), self.hs.dtype)
+        dc = np.zeros((N, H), self.hs.dtype)
+        c0 = np.broadcast_to(self.c0, (N, H))
         for t in reversed(range(T)):
-            act = self.acts[:, t]
-            i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
-            tanh_c = self.tanh_cs[:, t]
-            c_prev = self.cs[:, t - 1] if t else np.broadcast_to(self.c0, (N, H))
+            a = acts[t]
             dh = dout[:, t] + dh_next
-            dc = dc_next + dh * o * (1 - tanh_c * tanh_c)
-            da = das[:, t]
-            da[:, :H] = dc * g * i * (1 - i)
-            da[:, H:2 * H] = dc * c_prev * f * (1 - f)
-            da[:, 2 * H:3 * H] = dc * i * (1 - g * g)
-            da[:, 3 * H:] = dh * tanh_c * o * (1 - o)
+            dc += dh * o_dtanh[t]
+            np.multiply(dc, a[:, 2 * H:3 * H], out=upstream[:, :H])                    # via i
+            np.multiply(dc, self.cs[t - 1] if t else c0, out=upstream[:, H:2 * H])     # via f
+            np.multiply(dc, a[:, :H], out=upstream[:, 2 * H:3 * H])                    # via g
+            np.multiply(dh, self.tanh_cs[t], out=upstream[:, 3 * H:])                  # via o
+            da = np.multiply(upstream, local[t], out=das[t])
             dh_next = da @ self.Wh.T
-            dc_next = dc * f
-        das2 = das.reshape(N * T, 4 * H)
-        dx = (das2 @ self.Wx.T).reshape(self.x.shape) if self.wants_grad(0) else None
-        dWx = self.x.reshape(N * T, -1).T @ das2
-        dWh = _previous(self.h0, self.hs).reshape(N * T, H).T @ das2
-        return (dx, unbroadcast(dh_next, np.shape(self.h0)), unbroadcast(dc_next, np.shape(self.c0)),
+            dc *= a[:, H:2 * H]                                                         # dc_{t-1} = dc_t f_t
+        das2 = das.reshape(T * N, 4 * H)
+        dx = _from_time_major(das2 @ self.Wx.T, N, T) if self.wants_grad(0) else None
+        dWx = _time_major(self.x).T @ das2
+        dWh = _time_major(_previous(self.h0, self.hs)).T @ das2
+        return (dx, unbroadcast(dh_next, np.shape(self.h0)), unbroadcast(dc, np.shape(self.c0)),
                 dWx, dWh, das2.sum(axis=0))
 
 
