@@ -164,7 +164,8 @@ def main():
         row["vs numpy mem"] = ratio(gg_mem, np_mem)
         rows.append(row)
         print(f"... {dtype_name} done", flush=True)
-    columns = ["dtype", "gategraph ms", "iqr", "numpy ms", "torch ms", "vs numpy", "vs torch", "peak MB", "vs numpy mem"]
+    columns = ["dtype", "gategraph ms", "iqr", "numpy ms", "torch ms", "vs numpy", "vs torch", "peak MB",
+               "vs numpy mem"]
     emit(args, f"LSTM language-model SGD step, batch {N}, {T} steps, vocabulary {V}, embedding {E}, hidden {H} "
                "(median of interleaved steps)", info, rows, columns,
          ["numpy: DLfS2's TimeEmbedding / TimeLSTM / TimeAffine / TimeSoftmaxWithLoss written out; "
