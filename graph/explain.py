@@ -42,7 +42,7 @@ class BackwardTable:
         return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _local(gate, inputs, upstream, downstream):
+def local_rule(gate, inputs, upstream, downstream):
     """The rule in words, plus its numbers when everything is a scalar (local = downstream / upstream)."""
     try:
         rule = (gate.rule or "see backward").format(*inputs)
@@ -70,7 +70,7 @@ def explain(graph):
             "gate": type(node.gate).__name__,
             "inputs": ", ".join(f"{p.name}={describe(p.value)}" for p in parents),
             "upstream": node.grad,
-            "local": _local(node.gate, names, node.grad, downstream),
+            "local": local_rule(node.gate, names, node.grad, downstream),
             "downstream": ", ".join(f"{n}: {describe(d)}" for n, d in zip(names, downstream)),
         })
     return BackwardTable(rows)

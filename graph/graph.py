@@ -359,10 +359,11 @@ class ComputationalGraph:
         from .drawing import render
         return render(self.to_dot(), path, format)
 
-    def step_through(self, check=False):
-        """A player of the last forward and backward pass, gate by gate (see ``graph.player``)."""
+    def step_through(self, check=False, layout="auto"):
+        """A player of the last forward and backward pass, gate by gate: shown inline in a notebook,
+        written by ``.save(path)`` as one self-contained HTML file (see ``graph.player``)."""
         from .player import Player
-        return Player(self, check=check)
+        return Player(self, check=check, layout=layout)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         from .drawing import mimebundle

@@ -1,0 +1,191 @@
+"""The player in a real browser: Debian's Chromium driven by Playwright (no browser is downloaded).
+
+Marked ``browser``: `python -m pytest -m "not browser"` leaves them out of a quick local run. Where
+Chromium or Playwright is missing they are skipped with what to install, except in CI (the
+``CI`` variable set), where they fail: CI must run them.
+"""
+import os
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+from graph import ComputationalGraph
+from graph.training.networks import convnet, mlp
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"]
+SCREENSHOTS = pathlib.Path(os.environ.get("GATEGRAPH_SCREENSHOTS", "")) if os.environ.get(
+    "GATEGRAPH_SCREENSHOTS") else None
+
+
+def _unavailable(reason):
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser tests: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright is not installed (pip install -e \".[dev]\" installs it)")
+    executable = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        _unavailable("Chromium is not installed (apt-get install chromium); Playwright is pointed at it, "
+                     "it never downloads a browser")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+class Page:
+    """A saved player opened in Chromium, with every request and console error recorded."""
+
+    def __init__(self, browser, graph, path, **options):
+        self.player = graph.step_through(**options)
+        self.player.save(path)
+        self.page = browser.new_page(viewport={"width": 1280, "height": 720})
+        self.requests, self.errors = [], []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.url = path.resolve().as_uri()
+        self.page.goto(self.url)
+
+    def current(self):
+        return self.page.get_attribute('[data-current="true"]', "data-node")
+
+    def counter(self):
+        return self.page.inner_text("[data-counter]")
+
+    def press(self, action):
+        self.page.click(f'[data-action="{action}"]')
+
+    def edge_text(self, key, kind):
+        return self.page.text_content(f'[data-edge="{key}"] [data-{kind}]')
+
+    def shot(self, name):
+        if SCREENSHOTS is not None:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    def close(self):
+        loaded = [u for u in self.requests if u != self.url and not u.startswith("data:")]
+        assert loaded == [], f"the page requested {loaded}"
+        assert self.errors == [], f"console errors: {self.errors}"
+        self.page.close()
+
+
+def _seed():
+    g = ComputationalGraph()
+    x, y, z = g.input("x"), g.input("y"), g.input("z")
+    ((x + y).named("q") * z).named("f")
+    g.forward(x=-2.0, y=5.0, z=-4.0)
+    g.backward()
+    return g
+
+
+def _branch():
+    g = ComputationalGraph()
+    a, b = g.input("a"), g.input("b")
+    (((a + (a * b).named("c")).named("d")) * a).named("e")
+    g.forward(a=2.0, b=3.0)
+    g.backward()
+    return g
+
+
+@pytest.mark.parametrize("layout", ["layered", "auto"])
+def test_seed_graph_steps_forward_and_back_with_buttons_and_keys(browser, tmp_path, layout):
+    g = _seed()
+    page = Page(browser, g, tmp_path / "seed.html", layout=layout)
+    steps = page.player.steps
+    assert page.current() == "q" and page.counter() == "step 1 / 4"
+    assert page.edge_text("x->q#0", "value") == "-2" and page.edge_text("x->q#0", "grad") == ""
+    assert page.edge_text("q->f#0", "value") == "3"
+    page.press("next")
+    assert page.current() == "f" and page.counter() == "step 2 / 4"
+    page.page.keyboard.press("ArrowRight")                # the first backward step: f
+    assert page.current() == "f" and page.counter() == "step 3 / 4"
+    assert page.page.get_attribute("[data-panel]", "data-step-kind") == "backward"
+    assert page.edge_text("q->f#0", "grad") == "-4" and page.edge_text("z->f#1", "grad") == "3"
+    assert page.edge_text("x->q#0", "grad") == ""          # q has not run backward yet
+    numbers = [float(n) for n in page.page.eval_on_selector_all("[data-panel] [data-number]",
+                                                                 "els => els.map(e => e.dataset.number)")]
+    assert numbers == [1.0, float(g.grad("q")), float(g.grad("z"))]   # upstream, then downstream q and z
+    page.shot(f"seed-backward-{layout}")
+    page.press("last")
+    assert page.current() == "q" and page.counter() == f"step {len(steps)} / {len(steps)}"
+    assert page.edge_text("x->q#0", "grad") == "-4" and page.edge_text("y->q#1", "grad") == "-4"
+    page.page.keyboard.press("ArrowLeft")
+    assert page.counter() == "step 3 / 4"
+    page.page.keyboard.press("Home")
+    assert page.counter() == "step 1 / 4"
+    page.press("prev")                                     # stays at the first step
+    assert page.counter() == "step 1 / 4"
+    page.close()
+
+
+def test_a_sum_step_shows_each_part_and_their_sum(browser, tmp_path):
+    g = _branch()
+    page = Page(browser, g, tmp_path / "branch.html", check=True)
+    page.page.keyboard.press("End")
+    assert page.current() == "a" and page.page.get_attribute("[data-panel]", "data-step-kind") == "sum"
+    numbers = [float(n) for n in page.page.eval_on_selector_all("[data-panel] [data-number]",
+                                                                 "els => els.map(e => e.dataset.number)")]
+    assert numbers == [8.0, 2.0, 6.0, 16.0] and g.grad("a") == 16.0
+    assert page.page.text_content('[data-node="a"] [data-total]') == "\u03a3 16"
+    page.shot("branch-sum")
+    page.page.keyboard.press("ArrowLeft")                  # c's backward step, with its check
+    assert page.current() == "c"
+    assert page.page.get_attribute("[data-check]", "data-check") == "passed"
+    page.close()
+
+
+def test_an_mlp_with_checks_shows_shapes_heat_maps_and_passes(browser, tmp_path, rng):
+    g = mlp((4, 5, 3), seed=0, l2=0.01)
+    g.forward(x=rng.standard_normal((6, 4)), y=rng.integers(0, 3, 6))
+    g.backward()
+    page = Page(browser, g, tmp_path / "mlp.html", check=True)
+    steps = page.player.steps
+    for k in range(len(steps)):
+        assert page.current() == steps[k]["node"], f"step {k + 1}"
+        if steps[k]["kind"] == "backward":
+            assert page.page.get_attribute("[data-check]", "data-check") == "passed"
+        page.page.keyboard.press("ArrowRight")
+    first_backward = next(k for k, s in enumerate(steps) if s["kind"] == "backward")
+    page.page.evaluate(f"window.gategraphPlayer.go({first_backward + 2})")
+    assert page.page.locator("[data-panel] .gg-heat").count() >= 1
+    shape = g.value("affine1").shape
+    assert page.edge_text("affine1->relu1#0", "value").startswith(str(shape))
+    page.shot("mlp-backward")
+    page.close()
+
+
+def test_a_conv_net_plays_to_the_end(browser, tmp_path, rng):
+    g = convnet(input_shape=(1, 8, 8), filters=3, hidden=6, classes=4, seed=0)
+    g.forward(x=rng.standard_normal((2, 64)), y=np.array([0, 3]))
+    g.backward()
+    page = Page(browser, g, tmp_path / "conv.html", check=True)
+    page.press("last")
+    last = page.player.steps[-1]
+    assert page.current() == last["node"]
+    assert page.page.eval_on_selector_all('[data-check="failed"]', "els => els.length") == 0
+    page.press("play")                  # at the last step, play starts over from the first
+    first = f"step 1 / {len(page.player.steps)}"
+    for _ in range(50):                 # polled from here: the page's policy forbids the eval
+        if page.counter() != first:     # that wait_for_function needs
+            break
+        page.page.wait_for_timeout(100)
+    assert page.counter() != first
+    page.press("play")                  # pause
+    paused_at = page.counter()
+    page.page.wait_for_timeout(1200)    # longer than a step of play
+    assert page.counter() == paused_at
+    page.shot("conv")
+    page.close()
