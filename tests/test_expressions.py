@@ -81,7 +81,7 @@ def test_named_renames_everywhere_and_refuses_a_taken_name():
     g = ComputationalGraph()
     x = g.input("x")
     s = (x * 3.0)
-    t = (s + 1.0).named("t")
+    (s + 1.0).named("t")
     s.named("s")
     assert g.node("t").input_names[0] == "s"
     assert g.forward(x=2.0) == 7.0 and g.output_name == "t"
