@@ -6,27 +6,37 @@ from .base import Gate, GateError, cast_like
 
 
 def _output_size(gate, size, window, stride, axis):
-    """Output length along one axis; the windows must tile the (padded) input exactly."""
-    if size < window or (size - window) % stride:
-        raise GateError(gate, f"a window of {window} with stride {stride} does not tile the "
-                                f"padded input {axis} of {size}; expected ({size} - {window}) "
-                                f"divisible by {stride}")
+    """Output length along one axis, floor((size - window) / stride) + 1 as PyTorch: windows
+    that do not fit at the end are left out."""
+    if size < window:
+        raise GateError(gate, f"the (padded) input {axis} is {size} but the window is {window}; "
+                              "expected an input at least as large as the window")
     return (size - window) // stride + 1
+
+
+def _positive_int(owner, name, value, low=1):
+    """``value`` as an int >= ``low``, or a ValueError naming the gate: checked once, in __init__."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        bound = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ValueError(f"{owner}: {name} must be {bound}, got {value!r}")
+    return int(value)
 
 
 class Conv2D(Gate):
     """Cross-correlation with zero padding.
 
     x: (N, C, H, W), W: (F, C, HH, WW), b: (F,); returns (N, F, H', W') with
-    H' = (H + 2 pad - HH) / stride + 1. Computed as matrix products with an
-    im2col array of shape (N, C*HH*WW, H'*W') built from a strided view.
+    H' = floor((H + 2 pad - HH) / stride) + 1, as PyTorch (rows and columns past the
+    last whole window are left out). Computed as matrix products with an im2col
+    array of shape (N, C*HH*WW, H'*W') built from a strided view.
     """
 
     rule = "dW = dout (x) cols, dx = col2im(W.T @ dout), db = sum of dout"
     hyperparameters = ("stride", "pad")
 
     def __init__(self, stride=1, pad=0):
-        self.stride, self.pad = stride, pad
+        self.stride = _positive_int("Conv2D", "stride", stride)
+        self.pad = _positive_int("Conv2D", "pad", pad, low=0)
 
     def forward(self, x, W, b):
         x, W = np.asarray(x), np.asarray(W)
@@ -84,7 +94,8 @@ class MaxPool2D(Gate):
     hyperparameters = ("size", "stride")
 
     def __init__(self, size=2, stride=2):
-        self.size, self.stride = size, stride
+        self.size = _positive_int("MaxPool2D", "size", size)
+        self.stride = _positive_int("MaxPool2D", "stride", stride)
 
     def _taps(self, array, Ho, Wo):
         """The strided slice of ``array`` under each window tap (i, j), row-major."""

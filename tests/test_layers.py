@@ -78,14 +78,23 @@ def test_mse_and_l2_values_and_gradients():
 
 # --- convolution and pooling -----------------------------------------------------------
 
-@pytest.mark.parametrize("x_shape, w_shape, stride, pad, pattern", [
-    ((2, 3, 5, 5), (4, 2, 3, 3), 1, 0, "same C"),
-    ((2, 3, 6, 6), (4, 3, 3, 3), 2, 0, r"stride 2 does not tile the padded input height of 6"),
-    ((2, 3, 2, 2), (4, 3, 3, 3), 1, 0, "does not tile"),
+@pytest.mark.parametrize("size, kernel, stride, pad, expected", [
+    (6, 3, 2, 0, 2), (7, 3, 2, 0, 3), (32, 3, 2, 1, 16), (5, 2, 3, 1, 2), (4, 4, 1, 0, 1)])
+def test_conv_output_size_is_floored_as_torch(size, kernel, stride, pad, expected):
+    out = G.Conv2D(stride, pad).forward(np.ones((1, 1, size, size)), np.ones((2, 1, kernel, kernel)), np.zeros(2))
+    assert out.shape == (1, 2, expected, expected)
+
+
+@pytest.mark.parametrize("make, pattern", [
+    (lambda: G.Conv2D(stride=0), "stride must be a positive integer"),
+    (lambda: G.Conv2D(stride=1.5), "stride must be a positive integer"),
+    (lambda: G.Conv2D(pad=-1), "pad must be an integer >= 0"),
+    (lambda: G.MaxPool2D(size=0), "size must be a positive integer"),
+    (lambda: G.MaxPool2D(stride=0), "stride must be a positive integer"),
 ])
-def test_conv_errors_name_shapes(x_shape, w_shape, stride, pad, pattern):
+def test_zero_or_negative_sizes_and_strides_are_refused_when_made(make, pattern):
     with pytest.raises(ValueError, match=pattern):
-        G.Conv2D(stride, pad).forward(np.ones(x_shape), np.ones(w_shape), np.ones(w_shape[0]))
+        make()
 
 
 def test_conv_output_size_and_padding(rng):
