@@ -2,7 +2,7 @@
 import numpy as np
 from scipy.special import expit
 
-from .base import Gate, cast_like
+from .base import Gate, as_float, cast_like
 
 
 class Sigmoid(Gate):
@@ -11,6 +11,7 @@ class Sigmoid(Gate):
     rule = "out * (1 - out)"
 
     def forward(self, x):
+        x = as_float(self, x)
         # expit never overflows: exp(-x) for x = -1000 would.
         self.out = expit(x)
         return self.out
@@ -25,6 +26,7 @@ class Tanh(Gate):
     rule = "1 - out^2"
 
     def forward(self, x):
+        x = as_float(self, x)
         self.out = np.tanh(x)
         return self.out
 
@@ -38,6 +40,7 @@ class ReLU(Gate):
     rule = "1 where {0} > 0, else 0"
 
     def forward(self, x):
+        x = as_float(self, x)
         # the output is cached, not a mask: the graph holds the output anyway
         self.out = np.maximum(x, 0)
         return self.out

@@ -1,7 +1,7 @@
 """Elementwise arithmetic, reductions and matrix products."""
 import numpy as np
 
-from .base import Gate, GateError, cast_like, unbroadcast
+from .base import Gate, GateError, as_float, as_floats, cast_like, unbroadcast
 
 
 def _broadcast(gate, op, a, b):
@@ -22,6 +22,7 @@ class Add(Gate):
     rule = "d/d{0} = 1, d/d{1} = 1 (distributor)"
 
     def forward(self, a, b):
+        a, b = as_floats(self, "a b", a, b)
         out = _broadcast(self, np.add, a, b)
         self.a_shape, self.b_shape, self.dtype = np.shape(a), np.shape(b), np.result_type(out)
         return out
@@ -37,6 +38,7 @@ class Subtract(Gate):
     rule = "d/d{0} = 1, d/d{1} = -1"
 
     def forward(self, a, b):
+        a, b = as_floats(self, "a b", a, b)
         out = _broadcast(self, np.subtract, a, b)
         self.a_shape, self.b_shape, self.dtype = np.shape(a), np.shape(b), np.result_type(out)
         return out
@@ -52,6 +54,7 @@ class Multiply(Gate):
     rule = "d/d{0} = {1}, d/d{1} = {0} (swapper)"
 
     def forward(self, a, b):
+        a, b = as_floats(self, "a b", a, b)
         out = _broadcast(self, np.multiply, a, b)
         self.a, self.b, self.dtype = a, b, np.result_type(out)
         return out
@@ -68,6 +71,7 @@ class Divide(Gate):
     rule = "d/d{0} = 1/{1}, d/d{1} = -{0}/{1}^2"
 
     def forward(self, a, b):
+        a, b = as_floats(self, "a b", a, b)
         self.out = _broadcast(self, np.divide, a, b)
         self.b = b
         self.a_shape = np.shape(a)
@@ -85,6 +89,7 @@ class Max(Gate):
     rule = "1 to the larger of {0} and {1}, 0 to the other (router); 1/2 each at a tie"
 
     def forward(self, a, b):
+        a, b = as_floats(self, "a b", a, b)
         out = _broadcast(self, np.maximum, a, b)
         self.a_shape, self.b_shape = np.shape(a), np.shape(b)
         dtype = np.result_type(out)
@@ -106,6 +111,7 @@ class Square(Gate):
     rule = "2 {0}"
 
     def forward(self, x):
+        x = as_float(self, x)
         self.x = x
         return x * x
 
@@ -119,6 +125,8 @@ class Power(Gate):
     hyperparameters = ("p",)
 
     def __init__(self, p):
+        if isinstance(p, bool) or not np.isfinite(p):
+            raise ValueError(f"Power: p must be a finite number, got {p!r}")
         self.p = p
 
     @property
@@ -126,6 +134,7 @@ class Power(Gate):
         return f"{self.p} {{0}}^{self.p - 1}"
 
     def forward(self, x):
+        x = as_float(self, x)
         self.x = x
         return np.power(x, self.p)
 
@@ -140,6 +149,7 @@ class Exp(Gate):
     rule = "exp({0}) = out"
 
     def forward(self, x):
+        x = as_float(self, x)
         self.out = np.exp(x)
         return self.out
 
@@ -153,6 +163,7 @@ class Log(Gate):
     rule = "1/{0}"
 
     def forward(self, x):
+        x = as_float(self, x)
         self.x = x
         return np.log(x)
 
@@ -172,6 +183,7 @@ class Sum(Gate):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
+        x = as_float(self, x)
         self.x_shape, self.dtype = np.shape(x), np.result_type(x)
         return np.sum(x, axis=self.axis, keepdims=self.keepdims)
 
@@ -189,9 +201,12 @@ class Repeat(Gate):
     hyperparameters = ("n", "axis")
 
     def __init__(self, n, axis=0):
-        self.n, self.axis = n, axis
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"Repeat: n must be a positive integer, got {n!r}")
+        self.n, self.axis = int(n), axis
 
     def forward(self, x):
+        x = as_float(self, x)
         self.dtype = np.result_type(x)
         return np.repeat(np.expand_dims(x, self.axis), self.n, axis=self.axis)
 
@@ -211,6 +226,7 @@ class MatMul(Gate):
     rule = "d{0} = dout @ {1}.T, d{1} = {0}.T @ dout (over the last two axes)"
 
     def forward(self, a, b):
+        a, b = as_floats(self, "a b", a, b)
         a, b = np.asarray(a), np.asarray(b)
         try:
             out = np.matmul(a, b)

@@ -75,6 +75,33 @@ def unbroadcast(grad, shape):
     return np.sum(grad, axis=tuple(range(lead)) + stretched).reshape(shape)
 
 
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float(gate, x, name="x"):
+    """``x`` as a float32 or float64 array: the one dtype rule of every gate.
+
+    Integers and booleans are computed in float64 (a tie of integers must split 1/2,
+    not 0/1); complex, object, float16 and non-numeric data are refused, naming the
+    gate, the input and its shape, rather than silently losing information.
+    """
+    if type(x) is np.ndarray and x.dtype in FLOATS:
+        return x                  # the usual case, kept cheap: it runs in every forward
+    array = np.asarray(x)
+    if array.dtype in FLOATS:
+        return array
+    if array.dtype.kind in "iub":
+        return array.astype(np.float64)
+    raise GateError(gate, f"{name} has dtype {array.dtype} (shape {array.shape}); expected float32 or "
+                          "float64 numbers (integers and booleans are computed in float64; complex, "
+                          "float16 and object arrays are not supported)")
+
+
+def as_floats(gate, names, *values):
+    """`as_float` of each value, named by the words of ``names``: ``a, b = as_floats(self, "a b", a, b)``."""
+    return tuple(as_float(gate, value, name) for name, value in zip(names.split(), values))
+
+
 def cast_like(dout, like):
     """``dout`` as an array of the float dtype of ``like`` (an array, scalar or dtype).
 

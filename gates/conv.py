@@ -2,7 +2,7 @@
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .base import Gate, GateError, cast_like
+from .base import Gate, GateError, as_float, as_floats, cast_like
 
 
 def _output_size(gate, size, window, stride, axis):
@@ -39,7 +39,7 @@ class Conv2D(Gate):
         self.pad = _positive_int("Conv2D", "pad", pad, low=0)
 
     def forward(self, x, W, b):
-        x, W = np.asarray(x), np.asarray(W)
+        x, W, b = as_floats(self, "x W b", x, W, b)
         if x.ndim != 4 or W.ndim != 4 or x.shape[1] != W.shape[1]:
             raise GateError(self, f"x has shape {x.shape} but W has shape {W.shape}; expected "
                                     "x (N, C, H, W) and W (F, C, HH, WW) with the same C")
@@ -105,7 +105,7 @@ class MaxPool2D(Gate):
                 yield array[:, :, i:i + s * Ho:s, j:j + s * Wo:s]
 
     def forward(self, x):
-        x = np.asarray(x)
+        x = as_float(self, x)
         if x.ndim != 4 or x.shape[2] < self.size or x.shape[3] < self.size:
             raise GateError(self, f"x has shape {x.shape}; expected (N, C, H, W) with H and W "
                                     f"at least the window size {self.size}")

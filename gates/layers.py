@@ -1,7 +1,7 @@
 """Layers: affine maps, reshapes, dropout and batch normalisation."""
 import numpy as np
 
-from .base import Gate, GateError, cast_like
+from .base import Gate, GateError, as_float, as_floats, cast_like
 
 
 class Affine(Gate):
@@ -13,11 +13,12 @@ class Affine(Gate):
     rule = "d{0} = dout @ {1}.T, d{1} = {0}.T @ dout, d{2} = sum of dout over N"
 
     def forward(self, x, W, b):
-        x = np.asarray(x)
+        x, W, b = as_floats(self, "x W b", x, W, b)
         if x.ndim < 2 or np.ndim(W) != 2:
             raise GateError(self, f"x has shape {x.shape} and W has shape {np.shape(W)}; "
                                     "expected x (N, D, ...) and W (D, M)")
-        x2 = x.reshape(x.shape[0], -1)   # a view when x is contiguous
+        # the row length spelled out, not -1: numpy cannot infer it for an empty batch
+        x2 = x.reshape(x.shape[0], int(np.prod(x.shape[1:])))   # a view when x is contiguous
         if x2.shape[1] != W.shape[0]:
             expected = "x.shape[1] == W.shape[0]" if x.ndim == 2 else "prod(x.shape[1:]) == W.shape[0]"
             raise GateError(self, f"x has shape {x.shape} but W has shape {W.shape}; expected {expected}")
@@ -41,8 +42,11 @@ class Flatten(Gate):
     rule = "reshape dout back to x's shape"
 
     def forward(self, x):
-        self.x_shape, self.dtype = np.shape(x), np.result_type(x)
-        return np.reshape(x, (self.x_shape[0], -1))
+        x = as_float(self, x)
+        if x.ndim == 0:
+            raise GateError(self, "x is a scalar (shape ()); expected a batch (N, d1, ..., dk)")
+        self.x_shape, self.dtype = x.shape, x.dtype
+        return np.reshape(x, (x.shape[0], int(np.prod(x.shape[1:]))))
 
     def backward(self, dout):
         return np.reshape(cast_like(dout, self.dtype), self.x_shape)
@@ -58,6 +62,7 @@ class Reshape(Gate):
         self.shape = tuple(shape)
 
     def forward(self, x):
+        x = as_float(self, x)
         self.x_shape, self.dtype = np.shape(x), np.result_type(x)
         try:
             return np.reshape(x, self.shape)
@@ -87,7 +92,7 @@ class Dropout(Gate):
         self.rng = np.random.default_rng(seed)
 
     def forward(self, x):
-        x = np.asarray(x)
+        x = as_float(self, x)
         self.dtype = x.dtype
         if not self.training or self.p == 0:
             self.mask = None
@@ -120,11 +125,15 @@ class BatchNorm(Gate):
     hyperparameters = ("eps", "momentum")
 
     def __init__(self, eps=1e-5, momentum=0.9):
-        self.eps, self.momentum = eps, momentum
+        self.eps = float(eps)
+        self.momentum = float(momentum)
+        if not (np.isfinite(self.eps) and self.eps > 0) or not 0 <= self.momentum <= 1:
+            raise ValueError(f"BatchNorm: eps must be a finite number > 0 and momentum in [0, 1], "
+                             f"got eps={eps!r}, momentum={momentum!r}")
         self.running_mean = self.running_var = None
 
     def forward(self, x, gamma, beta):
-        x = np.asarray(x)
+        x, gamma, beta = as_floats(self, "x gamma beta", x, gamma, beta)
         if x.ndim not in (2, 4):
             raise GateError(self, f"x has shape {x.shape}; expected (N, D) or (N, C, H, W)")
         features = x.shape[1]
@@ -138,6 +147,10 @@ class BatchNorm(Gate):
             self.running_mean = np.zeros(features, x.dtype)
             self.running_var = np.ones(features, x.dtype)
         self.batch_statistics = self.training   # what backward differentiates, whatever the mode is by then
+        if self.batch_statistics and x.size // max(features, 1) < 2:
+            # one value per feature has no variance: PyTorch refuses it too, rather than output beta
+            raise GateError(self, f"x has shape {x.shape}: {x.size // max(features, 1)} value(s) per feature; "
+                                  "training needs more than 1 to compute batch statistics (or call eval())")
         if self.batch_statistics:
             mean = x.mean(axis=self.axes)
             var = x.var(axis=self.axes)

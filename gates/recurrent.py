@@ -9,8 +9,7 @@ Weight layouts follow PyTorch: ``Wx = weight_ih.T``, ``Wh = weight_hh.T``.
 import numpy as np
 from scipy.special import expit
 
-from .base import Gate, GateError, cast_like, unbroadcast
-from .sequence import as_float
+from .base import Gate, GateError, as_float, as_floats, cast_like, unbroadcast
 
 
 def _check(gate, x, h0, Wx, Wh, blocks, biases):
@@ -66,6 +65,7 @@ class RNNStep(Gate):
     rule = "dt = dout (1 - h^2); dx = dt Wx.T, dh_prev = dt Wh.T, dWx = x.T dt, dWh = h_prev.T dt, db = sum dt"
 
     def forward(self, x, h_prev, Wx, Wh, b):
+        x, h_prev, Wx, Wh, b = as_floats(self, "x h_prev Wx Wh b", x, h_prev, Wx, Wh, b)
         _check(self, np.asarray(x)[:, None], h_prev, Wx, Wh, 1, (b,))
         self.x, self.h_prev, self.Wx, self.Wh = x, h_prev, Wx, Wh
         self.h = np.tanh(x @ Wx + h_prev @ Wh + b)
@@ -82,6 +82,7 @@ class RNN(Gate):
     rule = "backpropagation through time: dh_t = dout_t + dt_{t+1} Wh.T, dt_t = dh_t (1 - h_t^2)"
 
     def forward(self, x, h0, Wx, Wh, b):
+        x, h0, Wx, Wh, b = as_floats(self, "x h0 Wx Wh b", x, h0, Wx, Wh, b)
         x = _check(self, x, h0, Wx, Wh, 1, (b,))
         N, T, _ = x.shape
         xw = (x.reshape(N * T, -1) @ Wx + b).reshape(N, T, -1)
@@ -119,6 +120,7 @@ class LSTM(Gate):
     rule = "through time: dc_t = dc_{t+1} f_{t+1} + dh_t o_t (1 - tanh(c_t)^2); gates by their local rules"
 
     def forward(self, x, h0, c0, Wx, Wh, b):
+        x, h0, c0, Wx, Wh, b = as_floats(self, "x h0 c0 Wx Wh b", x, h0, c0, Wx, Wh, b)
         x = _check(self, x, h0, Wx, Wh, 4, (b,))
         if np.shape(c0) != np.shape(h0):
             raise GateError(self, f"c0 has shape {np.shape(c0)} but h0 has shape {np.shape(h0)}; expected the same")
@@ -189,6 +191,7 @@ class GRU(Gate):
     rule = "through time: dh_{t-1} = dh_t z + (da_r, da_z, da_n r) Wh.T"
 
     def forward(self, x, h0, Wx, Wh, bx, bh):
+        x, h0, Wx, Wh, bx, bh = as_floats(self, "x h0 Wx Wh bx bh", x, h0, Wx, Wh, bx, bh)
         x = _check(self, x, h0, Wx, Wh, 3, (bx, bh))
         N, T, _ = x.shape
         H = np.shape(Wh)[0]

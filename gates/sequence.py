@@ -2,17 +2,7 @@
 slicing, concatenation, transposition and softmax."""
 import numpy as np
 
-from .base import Gate, GateError, cast_like
-
-
-def as_float(gate, x, name="x"):
-    """``x`` as a float32/float64 array; integers and booleans are computed in float64."""
-    x = np.asarray(x)
-    if x.dtype.kind in "iub":
-        return x.astype(np.float64)
-    if x.dtype not in (np.float32, np.float64):
-        raise GateError(gate, f"{name} has dtype {x.dtype}; expected float32 or float64")
-    return x
+from .base import Gate, GateError, as_float, as_floats, cast_like
 
 
 def positive_number(owner, name, value):
@@ -60,7 +50,7 @@ class Linear(Gate):
     rule = "d{0} = dout @ {1}.T, d{1} = {0}.T @ dout, d{2} = sum of dout (over every axis but the last)"
 
     def forward(self, x, W, b):
-        x = as_float(self, x)
+        x, W, b = as_floats(self, "x W b", x, W, b)
         if x.ndim < 1 or np.ndim(W) != 2 or x.shape[-1] != np.shape(W)[0] or np.shape(b) != np.shape(W)[1:]:
             raise GateError(self, f"x has shape {x.shape}, W {np.shape(W)}, b {np.shape(b)}; expected "
                                   "x (..., D), W (D, M) and b (M,)")
@@ -89,7 +79,7 @@ class LayerNorm(Gate):
         self.eps = positive_number("LayerNorm", "eps", eps)
 
     def forward(self, x, gamma, beta):
-        x = as_float(self, x)
+        x, gamma, beta = as_floats(self, "x gamma beta", x, gamma, beta)
         if x.ndim < 1 or np.shape(gamma) != x.shape[-1:] or np.shape(beta) != x.shape[-1:]:
             raise GateError(self, f"x has shape {x.shape}, gamma {np.shape(gamma)}, beta {np.shape(beta)}; "
                                   "expected x (..., D) with gamma and beta (D,)")
@@ -132,7 +122,7 @@ class Slice(Gate):
         self.index = _basic_index(index)
 
     def forward(self, x):
-        x = np.asarray(x)
+        x = as_float(self, x)
         try:
             out = x[self.index]
         except IndexError as error:
@@ -156,6 +146,7 @@ class Concat(Gate):
         self.axis = int(axis)
 
     def forward(self, *xs):
+        xs = [as_float(self, x, f"input {k}") for k, x in enumerate(xs)]
         if not xs:
             raise GateError(self, "no inputs; expected one or more arrays")
         try:
@@ -184,7 +175,7 @@ class Transpose(Gate):
         self.axes = None if axes is None else tuple(int(a) for a in axes)
 
     def forward(self, x):
-        x = np.asarray(x)
+        x = as_float(self, x)
         axes = tuple(range(x.ndim))[::-1] if self.axes is None else self.axes
         if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)) or len(axes) != x.ndim:
             raise GateError(self, f"x has shape {x.shape}; axes {self.axes} are not a permutation of "

@@ -14,9 +14,10 @@ SYMBOLS = {"Add": "+", "Subtract": "-", "Multiply": "*", "Divide": "/", "Max": "
            "Exp": "exp", "Log": "log", "Square": "x^2", "Sigmoid": "sigma"}
 
 
-def _quote(text):
-    """A DOT string; ``\\n`` inside stays a line break."""
-    return '"' + str(text).replace('"', '\\"') + '"'
+def _quote(*lines):
+    """A DOT string of ``lines`` joined by line breaks; backslashes and quotes in them are escaped,
+    so that no name (one ending in a backslash, one holding a quote) can end the string early."""
+    return '"' + "\\n".join(str(line).replace("\\", "\\\\").replace('"', '\\"') for line in lines) + '"'
 
 
 def _edge_label(value, grad):
@@ -38,11 +39,11 @@ def to_dot(graph):
         if node.kind == "gate":
             kind = type(node.gate).__name__
             symbol = SYMBOLS.get(kind, kind)
-            label = f"{node.name}\\n{symbol}" if symbol == kind else f"{symbol}\\n{node.name} ({kind})"
-            lines.append(f"  {_quote(node.name)} [shape=circle, label={_quote(label)}];")
+            label = _quote(node.name, symbol) if symbol == kind else _quote(symbol, f"{node.name} ({kind})")
+            lines.append(f"  {_quote(node.name)} [shape=circle, label={label}];")
         else:
             shape = "box" if node.kind == "input" else "box, style=rounded"
-            label = _quote(node.name + "\\n" + node.kind)
+            label = _quote(node.name, node.kind)
             lines.append(f"  {_quote(node.name)} [shape={shape}, label={label}];")
     for node in graph.nodes_topologically_sorted():
         for i, parent in enumerate(node.input_names):
@@ -53,8 +54,11 @@ def to_dot(graph):
             lines.append(f"  {_quote(parent)} -> {_quote(node.name)}{attrs};")
     if ran is not None:
         out = ran.output
-        lines.append('  "__result__" [shape=plaintext, label=""];')
-        lines.append(f"  {_quote(out.name)} -> \"__result__\" "
+        taken = {node.name for node in graph.nodes}
+        marker = _quote(next(name for k in range(len(taken) + 1)    # a name no node has
+                             if (name := "__result__" + "_" * k) not in taken))
+        lines.append(f"  {marker} [shape=plaintext, label=\"\"];")
+        lines.append(f"  {_quote(out.name)} -> {marker} "
                      f"[label={_edge_label(out.value, out.grad if has_grads else None)}];")
     lines.append("}")
     return "\n".join(lines)

@@ -85,6 +85,7 @@ class ComputationalGraph:
     def __init__(self):
         self._nodes = {}
         self._gate_nodes = {}     # id(gate) -> node name: a gate instance sits in one node
+        self._last_number = {}    # default names: prefix -> the last k of "prefix_k" given
         self.params = {}
         self.grads = {}
         self._output = None       # name chosen by set_output
@@ -191,7 +192,11 @@ class ComputationalGraph:
         self._changed()
 
     def _default_name(self, prefix):
-        return next(name for k in itertools.count(1) if (name := f"{prefix}_{k}") not in self._nodes)
+        # counting on from the last number given to this prefix keeps building linear in size
+        start = self._last_number.get(prefix, 0) + 1
+        k = next(k for k in itertools.count(start) if f"{prefix}_{k}" not in self._nodes)
+        self._last_number[prefix] = k
+        return f"{prefix}_{k}"
 
     # --- order ----------------------------------------------------------------
 
@@ -375,7 +380,8 @@ class ComputationalGraph:
 
     def load(self, path):
         """Read params saved by ``save`` into the param arrays in place; refuses and changes nothing
-        on pickles, unknown or missing names, other shapes, and non-numeric or non-finite data."""
+        on pickles, unknown or missing names, other shapes, and non-numeric or non-finite data.
+        An optimizer's state belongs to the old values: ``optimizer.reset()`` starts it afresh."""
         saving.load(self.params, path)
 
     def __repr__(self):

@@ -86,9 +86,10 @@ def seed(out, dout):
     value = out.value
     if dout is None:
         return np.ones_like(value) if isinstance(value, np.ndarray) else np.result_type(value).type(1)
-    if np.result_type(dout).kind not in FEEDABLE:
+    kind = np.asarray(dout).dtype
+    if kind.kind not in FEEDABLE:
         raise TypeError(f"dout must be a number or an array of numbers, got {type(dout).__name__} "
-                        f"of dtype {np.result_type(dout)}")
+                        f"of dtype {kind}")
     if np.shape(dout) != np.shape(value):
         raise ValueError(f"dout has shape {np.shape(dout)} but the output {out.label} has shape "
                          f"{np.shape(value)}; expected the same shape")

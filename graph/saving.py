@@ -48,17 +48,21 @@ def _header(member):
 def _read_member(archive, info, param):
     """The member's array, checked against ``param`` before its data is read."""
     with archive.open(info) as member:
-        shape, fortran, dtype = _header(member)
+        try:
+            shape, fortran, dtype = _header(member)
+        except (ValueError, EOFError) as error:
+            raise ValueError(f"is not a readable .npy array (truncated, or not written by save): {error}") from None
         if dtype.hasobject:
             raise ValueError("it holds Python objects, which only pickle could read (load never allows it)")
         if shape != param.shape:
             raise ValueError(f"{shape} in the file, {param.shape} in the graph (shapes differ)")
         if dtype.kind not in "iuf" or (dtype.kind == "f" and dtype.itemsize < 4):
             raise ValueError(f"dtype {dtype} in the file; expected integer, float32 or float64 numbers")
-        data = member.read(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        data = member.read(size)
+        if len(data) != size:
+            raise ValueError(f"truncated: {len(data)} of its {size} bytes of data are in the file")
         array = np.frombuffer(data, dtype=dtype)
-        if array.size != int(np.prod(shape, dtype=np.int64)):
-            raise ValueError("truncated (the file ends before its data does)")
     array = array.reshape(shape, order="F" if fortran else "C")
     with np.errstate(over="ignore", invalid="ignore"):
         converted = array.astype(param.dtype)

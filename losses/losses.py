@@ -148,7 +148,7 @@ class SigmoidWithLoss(Gate):
         # the stable form: log(1 + exp(s)) - s y, with exp taken only of -|s| <= 0
         loss = np.maximum(scores, 0) - scores * self.labels + np.log1p(np.exp(-np.abs(scores)))
         self.probs = expit(scores)
-        return float(np.mean(loss))
+        return float(np.sum(loss / loss.size))    # divided first: terms near 1e308 must not overflow the sum
 
     def backward(self, dout=1.0):
         return (self.probs - self.labels) * cast_like(dout / self.probs.size, self.probs), None

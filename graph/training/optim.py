@@ -104,6 +104,10 @@ class Optimizer:
                                  f"of this name, but the param has shape {param.shape} (use one optimizer "
                                  "per graph); no param was changed")
 
+    def reset(self):
+        """Forget every param's state (moments, step counts), as after loading other params."""
+        self.state.clear()
+
     def update(self, name, param, grad):
         raise NotImplementedError
 
