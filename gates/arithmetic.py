@@ -1,7 +1,7 @@
 """Elementwise arithmetic, reductions and matrix products."""
 import numpy as np
 
-from .base import Gate, GateError, as_float, as_floats, cast_like, unbroadcast
+from .base import Gate, GateError, as_float, as_floats, cast_like, check_axis, unbroadcast
 
 
 def _broadcast(gate, op, a, b):
@@ -184,6 +184,7 @@ class Sum(Gate):
 
     def forward(self, x):
         x = as_float(self, x)
+        check_axis(self, x, self.axis)
         self.x_shape, self.dtype = np.shape(x), np.result_type(x)
         return np.sum(x, axis=self.axis, keepdims=self.keepdims)
 

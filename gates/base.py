@@ -97,6 +97,13 @@ def as_float(gate, x, name="x"):
                           "float16 and object arrays are not supported)")
 
 
+def check_axis(gate, x, axis):
+    """``axis`` (an int, a tuple or None) fits ``x``, or a GateError naming the gate and the shape."""
+    for a in (() if axis is None else axis if isinstance(axis, tuple) else (axis,)):
+        if not -x.ndim <= a < max(x.ndim, 1) or (x.ndim == 0 and a not in (0, -1)):
+            raise GateError(gate, f"x has shape {x.shape}; axis {axis} is out of its range")
+
+
 def as_floats(gate, names, *values):
     """`as_float` of each value, named by the words of ``names``: ``a, b = as_floats(self, "a b", a, b)``."""
     return tuple(as_float(gate, value, name) for name, value in zip(names.split(), values))

@@ -59,7 +59,10 @@ class Reshape(Gate):
     hyperparameters = ("shape",)
 
     def __init__(self, shape):
-        self.shape = tuple(shape)
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= -1 for n in shape):
+            raise ValueError(f"Reshape: shape must be integers (one of them may be -1), got {shape!r}")
+        self.shape = tuple(int(n) for n in shape)
 
     def forward(self, x):
         x = as_float(self, x)

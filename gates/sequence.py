@@ -2,7 +2,7 @@
 slicing, concatenation, transposition and softmax."""
 import numpy as np
 
-from .base import Gate, GateError, as_float, as_floats, cast_like
+from .base import Gate, GateError, as_float, as_floats, cast_like, check_axis
 
 
 def positive_number(owner, name, value):
@@ -207,6 +207,7 @@ class Softmax(Gate):
         x = as_float(self, x)
         if x.ndim == 0:
             raise GateError(self, "x is a scalar; expected an array with the softmax axis")
+        check_axis(self, x, self.axis)
         top = x.max(axis=self.axis, keepdims=True)
         if not np.isfinite(top).all():
             raise GateError(self, f"x of shape {x.shape} has a slice along axis {self.axis} that is all "

@@ -7,7 +7,7 @@ from gates import Add, Divide, MatMul, Multiply, Power, Subtract
 
 from . import saving
 from .order import Plan, ancestors, topological_order
-from .running import GradientSums, as_tuple, check_feeds, float_array, run_gate, seed
+from .running import GradientSums, as_tuple, checked_feeds, float_array, run_gate, seed
 
 RESERVED = "output"
 
@@ -247,7 +247,7 @@ class ComputationalGraph:
         """
         plan = self._plan(None if output is None else self._name_of(output))
         self._ran = None
-        check_feeds(plan, feeds, self.node)
+        feeds = checked_feeds(plan, feeds, self.node)
         # Drop the last pass's gradients now, not when the next backward replaces
         # them: otherwise both generations are alive at once (peak memory).
         self._backward_done, self.grads = False, {}

@@ -16,20 +16,30 @@ def blamed(error, where):
         return RuntimeError(f"{where}: {type(error).__name__}: {error}")
 
 
-def check_feeds(plan, feeds, node_called):
-    """Every feed names an input and holds numbers; every input the plan needs is fed."""
+def checked_feeds(plan, feeds, node_called):
+    """The feeds, each checked to name an input and to hold numbers (lists become arrays);
+    every input the plan needs must be fed."""
+    checked = {}
     for name, value in feeds.items():
         node = node_called(name)
         if node.kind != "input":
             raise ValueError(f"{name!r} is a {node.kind}, not an input; only inputs are fed")
-        kind = value.dtype.kind if type(value) is np.ndarray else np.result_type(value).kind
-        if kind not in FEEDABLE or np.result_type(value) == np.float16:
-            raise TypeError(f"input {name!r} was fed {np.result_type(value)} data of shape {np.shape(value)}; "
+        if not (type(value) is np.ndarray or isinstance(value, (int, float, np.number))) or isinstance(value, bool):
+            try:
+                value = np.asarray(value)
+            except (ValueError, TypeError) as error:     # ragged nested lists, and the like
+                raise TypeError(f"input {name!r} was fed a {type(value).__name__} that is not an array of "
+                                f"numbers ({error})") from None
+        dtype = np.result_type(value)
+        if dtype.kind not in FEEDABLE or dtype == np.float16:
+            raise TypeError(f"input {name!r} was fed {dtype} data of shape {np.shape(value)}; "
                             "expected float32 or float64 (or integer labels/ids)")
-    missing = [name for name in plan.inputs if name not in feeds]
+        checked[name] = value
+    missing = [name for name in plan.inputs if name not in checked]
     if missing:
         raise ValueError(f"missing feed for input(s) {missing}; forward needs "
                          f"{plan.inputs} to compute {plan.output.name!r}")
+    return checked
 
 
 class GradientSums:
@@ -115,11 +125,14 @@ def check_grad(node, parent, grad):
 
 
 def float_array(value, what):
-    """``value`` as a float32/float64 array (integers become float64); complex, object, float16 refused."""
+    """``value`` as a finite float32/float64 array (integers become float64); complex, object,
+    float16 and NaN or inf refused."""
     array = np.asarray(value)
     if array.dtype.kind in "iub":
         return array.astype(np.float64)
     if array.dtype not in (np.float32, np.float64):
         raise TypeError(f"{what} has dtype {array.dtype}; expected float32 or float64 "
                         "(integers are converted to float64)")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} of shape {array.shape} holds NaN or inf; expected finite numbers")
     return array if isinstance(value, np.ndarray) else array.copy()

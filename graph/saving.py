@@ -22,6 +22,10 @@ def save(params, path):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save params to {path!r}: it is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save params to {path!r}: the folder {folder!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=".gategraph-", suffix=".npz.tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as archive:

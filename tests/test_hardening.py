@@ -358,3 +358,53 @@ def test_check_gate_probes_a_sample_when_asked_and_still_catches_a_wrong_gate(rn
 
     with pytest.raises(AssertionError, match=r"worst at index \(\d+, \d+\)"):
         check_gate(Halved(), rng.standard_normal((100, 100)), max_probes=50)
+
+
+# --- further cases, past the list ----------------------------------------------------
+
+def _tanh_graph():
+    g = ComputationalGraph()
+    g.add(G.Tanh(), g.input("x"), name="t")
+    return g
+
+
+def test_lists_are_fed_as_arrays_and_what_is_not_numbers_is_named():
+    np.testing.assert_allclose(_tanh_graph().forward(x=[0.0, 1.0]), np.tanh([0.0, 1.0]))
+    for value, pattern in [(None, "fed object data"), ("abc", "fed <U3 data"), ({"a": 1}, "fed object data"),
+                           ([[1.0], [1.0, 2.0]], "fed a list that is not an array of numbers")]:
+        with pytest.raises(TypeError, match=f"input 'x' was {pattern}"):
+            _tanh_graph().forward(x=value)
+
+
+def test_saving_into_a_folder_or_a_missing_folder_says_so(rng, tmp_path):
+    g = two_params(rng)
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        g.save(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        g.save(tmp_path / "no" / "p.npz")
+    assert list(tmp_path.iterdir()) == []          # no temporary file left behind
+
+
+def test_params_holding_nan_are_refused_when_added():
+    with pytest.raises(ValueError, match="param 'W' of shape \\(2,\\) holds NaN or inf"):
+        ComputationalGraph().param("W", np.array([np.nan, 1.0]))
+
+
+def test_a_step_given_something_else_than_dicts_says_what_it_takes():
+    with pytest.raises(TypeError, match="two dicts keyed by param name"):
+        SGD(0.1).step({"W": np.ones(2)}, [np.ones(2)])
+
+
+@pytest.mark.parametrize("gate, x, pattern", [
+    (G.Softmax(axis=3), np.ones((2, 2)), r"Softmax: x has shape \(2, 2\); axis 3 is out of its range"),
+    (G.Sum(axis=(0, 2)), np.ones((2, 2)), r"Sum: x has shape \(2, 2\); axis \(0, 2\) is out of its range"),
+])
+def test_axes_out_of_range_name_the_gate_and_shape(gate, x, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        gate.forward(x)
+
+
+def test_reshape_refuses_a_shape_that_is_not_integers():
+    with pytest.raises(ValueError, match="shape must be integers"):
+        G.Reshape("ab")
+    assert G.Reshape(6).forward(np.ones((2, 3))).shape == (6,)

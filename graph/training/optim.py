@@ -79,6 +79,9 @@ class Optimizer:
 
     def step(self, params, grads):
         """Update every array of ``params`` in place from ``grads`` (dicts keyed by param name)."""
+        if not (isinstance(params, dict) and isinstance(grads, dict)):
+            raise TypeError(f"{type(self).__name__}.step takes two dicts keyed by param name (g.params, "
+                            f"g.grads), got {type(params).__name__} and {type(grads).__name__}")
         for name, param in params.items():
             self._check(name, param, grads.get(name))
         for name, param in params.items():
