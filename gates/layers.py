@@ -53,7 +53,9 @@ class Flatten(Gate):
 
 
 class Reshape(Gate):
-    """out = x reshaped to ``shape`` (one entry may be -1)."""
+    """out = x reshaped to ``shape``: one entry may be -1 (inferred), and 0 keeps the input's
+    size on that axis (ONNX's convention), so ``Reshape((0, 0, heads, -1))`` splits the last
+    axis of (N, T, D) into heads whatever N and T are."""
 
     rule = "reshape dout back to x's shape"
     hyperparameters = ("shape",)
@@ -66,9 +68,12 @@ class Reshape(Gate):
 
     def forward(self, x):
         x = as_float(self, x)
-        self.x_shape, self.dtype = np.shape(x), np.result_type(x)
+        self.x_shape, self.dtype = x.shape, x.dtype
+        if any(n == 0 and k >= x.ndim for k, n in enumerate(self.shape)):
+            raise GateError(self, f"x has shape {x.shape}; shape {self.shape} keeps (0) an axis x does not have")
+        shape = tuple(x.shape[k] if n == 0 else n for k, n in enumerate(self.shape))
         try:
-            return np.reshape(x, self.shape)
+            return np.reshape(x, shape)
         except ValueError:
             raise GateError(self, f"x has shape {self.x_shape} ({np.size(x)} elements), "
                                     f"which cannot be reshaped to {self.shape}") from None

@@ -1,17 +1,12 @@
-"""Network builders: plain graph assembly, the same a user could write by hand."""
+"""Feed-forward builders: MLPs and a small conv net, as plain graph assembly a user could write by hand."""
 import numpy as np
 
 from gates import (
-    GRU,
-    LSTM,
-    RNN,
     Add,
     Affine,
     BatchNorm,
     Conv2D,
     Dropout,
-    Embedding,
-    Linear,
     MaxPool2D,
     ReLU,
     Reshape,
@@ -20,15 +15,14 @@ from gates import (
 )
 from losses import Hinge, L2Penalty, SoftmaxWithLoss
 
-from ..graph import ComputationalGraph
-from .data.sequences import PAD
-from .init import INITIALISERS, he
+from ...graph import ComputationalGraph
+from ..init import INITIALISERS, he
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
 LOSSES = {"softmax": SoftmaxWithLoss, "hinge": Hinge}
 
 
-def _choice(kind, value, options):
+def choice(kind, value, options):
     if value not in options:
         raise ValueError(f"unknown {kind} {value!r}; choose one of {sorted(options)}")
     return options[value]
@@ -36,7 +30,7 @@ def _choice(kind, value, options):
 
 def _add_loss(g, loss, weights, l2):
     """Data loss on ``scores`` and labels ``y``, plus ``l2 * sum(W**2)`` for each weight, named ``loss``."""
-    data_loss = g.add(_choice("loss", loss, LOSSES)(), "scores", "y", name="data_loss" if l2 else "loss")
+    data_loss = g.add(choice("loss", loss, LOSSES)(), "scores", "y", name="data_loss" if l2 else "loss")
     if l2:
         terms = [data_loss] + [g.add(L2Penalty(l2), w, name=f"l2_{w}") for w in weights]
         total = terms[0]
@@ -55,7 +49,7 @@ def mlp(sizes, activation="relu", loss="softmax", dropout=0.0, batchnorm=False, 
     ``scores`` and the output ``loss`` (data loss plus ``l2 * sum W**2``).
     Hidden layers are affine - [batch norm] - activation - [dropout].
     """
-    act = _choice("activation", activation, ACTIVATIONS)
+    act = choice("activation", activation, ACTIVATIONS)
     initialise = INITIALISERS[init or ("he" if activation == "relu" else "xavier")]
     rng = np.random.default_rng(seed)
     g = ComputationalGraph()
@@ -108,61 +102,3 @@ def convnet(input_shape=(1, 8, 8), filters=16, kernel=3, hidden=100, classes=10,
     b3 = g.param("b3", np.zeros(classes, dtype))
     g.add(Affine(), h, W3, b3, name="scores")
     return _add_loss(g, loss, ["W1", "W2", "W3"], l2)
-
-
-CELLS = {"rnn": (RNN, 1), "lstm": (LSTM, 4), "gru": (GRU, 3)}
-
-
-def language_model(vocab_size, embed=32, hidden=128, cell="lstm", stateful=False, seed=0, dtype=np.float64):
-    """Embedding -> RNN / LSTM / GRU -> Linear -> SoftmaxWithLoss(ignore_index=PAD), as a graph.
-
-    Inputs ``x`` (N, T) character ids and ``y`` (N, T) next-character labels (PAD where
-    nothing is asked). Params ``E`` (V, embed), ``Wx``, ``Wh``, ``b`` (``bx``, ``bh`` for a
-    GRU) in PyTorch's layouts, ``W_out``, ``b_out``; nodes ``embed``, ``rnn``, ``scores``,
-    ``loss``. The initial state is zero; with ``stateful`` it is fed instead, as inputs
-    ``h0`` (and ``c0``), so that one batch can continue where the last one ended.
-    """
-    gate, blocks = _choice("cell", cell, CELLS)
-    rng = np.random.default_rng(seed)
-    g = ComputationalGraph()
-    x, y = g.input("x"), g.input("y")
-    E = g.param("E", (rng.standard_normal((vocab_size, embed)) * 0.1).astype(dtype))
-    states = [g.input(name) if stateful else g.const(np.zeros(hidden, dtype), name=f"{name}_zero")
-              for name in (("h0", "c0") if cell == "lstm" else ("h0",))]
-    Wx = g.param("Wx", (rng.standard_normal((embed, blocks * hidden)) / np.sqrt(embed)).astype(dtype))
-    Wh = g.param("Wh", (rng.standard_normal((hidden, blocks * hidden)) / np.sqrt(hidden)).astype(dtype))
-    biases = [g.param(name, np.zeros(blocks * hidden, dtype)) for name in (("bx", "bh") if cell == "gru" else ("b",))]
-    embedded = g.add(Embedding(), x, E, name="embed")
-    h = g.add(gate(), embedded, *states, Wx, Wh, *biases, name="rnn")
-    W_out = g.param("W_out", (rng.standard_normal((hidden, vocab_size)) / np.sqrt(hidden)).astype(dtype))
-    b_out = g.param("b_out", np.zeros(vocab_size, dtype))
-    g.add(Linear(), h, W_out, b_out, name="scores")
-    g.add(SoftmaxWithLoss(ignore_index=PAD), "scores", y, name="loss")
-    return g
-
-
-def generate(graph, prompt, steps, greedy=True, temperature=1.0, seed=None):
-    """Continue ``prompt`` (ids (T,) or a batch (N, T)) by ``steps`` characters; returns the new ids.
-
-    Each step runs the graph's ``scores`` on everything so far and takes the last
-    position's most likely character (``greedy``) or samples softmax(scores / temperature)
-    with ``seed``. A stateful graph starts from zero states. The gates' modes are kept.
-    """
-    ids = np.atleast_2d(np.asarray(prompt, dtype=np.int64))
-    rng = np.random.default_rng(seed)
-    fed = {node.name: np.zeros((len(ids), graph.params["Wh"].shape[0]), graph.params["Wh"].dtype)
-           for node in graph.nodes if node.kind == "input" and node.name in ("h0", "c0")}
-    new = []
-    for _ in range(steps):
-        scores = graph.forward(output="scores", x=ids, **fed)[:, -1]
-        if greedy:
-            choice = scores.argmax(axis=-1)
-        else:
-            logits = scores / temperature
-            probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
-            probs /= probs.sum(axis=-1, keepdims=True)
-            choice = np.array([rng.choice(len(p), p=p) for p in probs])
-        new.append(choice)
-        ids = np.concatenate([ids, choice[:, None]], axis=1)
-    out = np.stack(new, axis=1) if new else np.zeros((len(ids), 0), np.int64)
-    return out[0] if np.ndim(prompt) == 1 else out
