@@ -29,7 +29,8 @@ class Add(Gate):
 
     def backward(self, dout):
         dout = cast_like(dout, self.dtype)
-        return unbroadcast(dout, self.a_shape), unbroadcast(dout, self.b_shape)
+        return (unbroadcast(dout, self.a_shape) if self.wants_grad(0) else None,
+                unbroadcast(dout, self.b_shape) if self.wants_grad(1) else None)
 
 
 class Subtract(Gate):
@@ -45,7 +46,8 @@ class Subtract(Gate):
 
     def backward(self, dout):
         dout = cast_like(dout, self.dtype)
-        return unbroadcast(dout, self.a_shape), unbroadcast(-dout, self.b_shape)
+        return (unbroadcast(dout, self.a_shape) if self.wants_grad(0) else None,
+                unbroadcast(-dout, self.b_shape) if self.wants_grad(1) else None)
 
 
 class Multiply(Gate):
@@ -61,8 +63,8 @@ class Multiply(Gate):
 
     def backward(self, dout):
         dout = cast_like(dout, self.dtype)
-        return (unbroadcast(dout * self.b, np.shape(self.a)),
-                unbroadcast(dout * self.a, np.shape(self.b)))
+        return (unbroadcast(dout * self.b, np.shape(self.a)) if self.wants_grad(0) else None,
+                unbroadcast(dout * self.a, np.shape(self.b)) if self.wants_grad(1) else None)
 
 
 class Divide(Gate):
@@ -80,7 +82,8 @@ class Divide(Gate):
     def backward(self, dout):
         dout = cast_like(dout, self.out)
         da = dout / self.b
-        return unbroadcast(da, self.a_shape), unbroadcast(-da * self.out, np.shape(self.b))
+        return (unbroadcast(da, self.a_shape) if self.wants_grad(0) else None,
+                unbroadcast(-da * self.out, np.shape(self.b)) if self.wants_grad(1) else None)
 
 
 class Max(Gate):

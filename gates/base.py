@@ -87,6 +87,10 @@ def as_float(gate, x, name="x"):
     """
     if type(x) is np.ndarray and x.dtype in FLOATS:
         return x                  # the usual case, kept cheap: it runs in every forward
+    if type(x) in (float, int, bool):
+        # a Python number stays one: numpy's promotion treats it as weak (float32 * 0.5 is
+        # float32), where a 0-d float64 array would promote float32 to float64
+        return float(x)
     array = np.asarray(x)
     if array.dtype in FLOATS:
         return array

@@ -122,10 +122,11 @@ class LSTM(Gate):
     def forward(self, x, h0, c0, Wx, Wh, b):
         x, h0, c0, Wx, Wh, b = as_floats(self, "x h0 c0 Wx Wh b", x, h0, c0, Wx, Wh, b)
         x = _check(self, x, h0, Wx, Wh, 4, (b,))
-        if np.shape(c0) != np.shape(h0):
-            raise GateError(self, f"c0 has shape {np.shape(c0)} but h0 has shape {np.shape(h0)}; expected the same")
         N, T, _ = x.shape
         H = np.shape(Wh)[0]
+        if np.shape(c0) not in ((N, H), (1, H), (H,)):
+            raise GateError(self, f"c0 has shape {np.shape(c0)} but x has shape {x.shape} and H = {H}; "
+                                  f"expected c0 ({N}, {H}) or ({H},)")
         # Caches are time-major (T, N, ...), so each step reads and writes contiguous blocks;
         # the input products of every step are one product, turned into i, f, g, o in place.
         self.acts = _time_major_products(x, Wx, b)

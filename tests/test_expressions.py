@@ -90,3 +90,11 @@ def test_named_renames_everywhere_and_refuses_a_taken_name():
     x.named("input")
     assert g.forward(input=1.0) == 4.0
     assert g.backward() == {"input": 3.0}
+
+
+def test_python_numbers_keep_float32_graphs_float32():
+    g = ComputationalGraph()
+    x = g.input("x")
+    ((x * 0.5 + 2) / 3 - 1).named("out")
+    out = g.forward(x=np.ones(3, np.float32))
+    assert out.dtype == np.float32 and g.backward()["x"].dtype == np.float32

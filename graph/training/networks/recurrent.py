@@ -54,13 +54,13 @@ def generate(graph, prompt, steps, greedy=True, temperature=1.0, seed=None):
     for _ in range(steps):
         scores = graph.forward(output="scores", x=ids, **fed)[:, -1]
         if greedy:
-            choice = scores.argmax(axis=-1)
+            picked = scores.argmax(axis=-1)
         else:
             logits = scores / temperature
             probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
             probs /= probs.sum(axis=-1, keepdims=True)
-            choice = np.array([rng.choice(len(p), p=p) for p in probs])
-        new.append(choice)
-        ids = np.concatenate([ids, choice[:, None]], axis=1)
+            picked = np.array([rng.choice(len(p), p=p) for p in probs])
+        new.append(picked)
+        ids = np.concatenate([ids, picked[:, None]], axis=1)
     out = np.stack(new, axis=1) if new else np.zeros((len(ids), 0), np.int64)
     return out[0] if np.ndim(prompt) == 1 else out
