@@ -7,8 +7,22 @@ in PyTorch's layout).
 """
 import numpy as np
 
-from gates import (LSTM, Add, Concat, Embedding, LayerNorm, Linear, MatMul, Multiply, ReLU, Reshape, Slice, Softmax,
-                   Sum, Transpose)
+from gates import (
+    LSTM,
+    Add,
+    Concat,
+    Embedding,
+    LayerNorm,
+    Linear,
+    MatMul,
+    Multiply,
+    ReLU,
+    Reshape,
+    Slice,
+    Softmax,
+    Sum,
+    Transpose,
+)
 from losses import SigmoidWithLoss, SoftmaxWithLoss
 
 from ...graph import ComputationalGraph, Node
