@@ -127,3 +127,21 @@ def test_the_builders_give_finite_losses_and_pass_check_graph(rng):
     labels = np.zeros((4, 3), np.int64)
     labels[:, 0] = 1
     check_graph(sg, center=rng.integers(0, 9, 4), context=rng.integers(0, 9, (4, 3)), labels=labels)
+
+
+def test_the_trainer_feeds_a_dict_of_named_inputs():
+    from graph.training import Adam, Trainer
+    from graph.training.data import dates
+    from graph.training.networks import translate
+    data = dates(n=300, seed=1)
+    V = len(data["vocab"])
+    g = seq2seq(V, V, embed=4, hidden=8, seed=0)
+    x = {"source": data["source_train"], "target_in": data["target_in_train"]}
+    x_val = {"source": data["source_val"], "target_in": data["target_in_val"]}
+    history = Trainer(g, Adam(0.01), batch_size=32, epochs=3, progress="silent").fit(
+        x, data["y_train"], x_val, data["y_val"])
+    assert history["loss"][-1] < history["loss"][0]
+    assert translate(g, data["source_test"][:5], data["start"], 10).shape == (5, 10)
+    with pytest.raises(ValueError, match="different numbers of examples"):
+        Trainer(g, Adam(0.01), progress="silent").fit({"source": x["source"][:5], "target_in": x["target_in"]},
+                                                       data["y_train"], x_val, data["y_val"])

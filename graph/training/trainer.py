@@ -8,19 +8,41 @@ from .data.sequences import PAD
 from .optim import clip_grads
 
 
+def rows(x, index):
+    """Rows ``index`` of ``x``: an array, or a dict of named input arrays sharing their first axis."""
+    return {name: value[index] for name, value in x.items()} if isinstance(x, dict) else x[index]
+
+
+def feeds(x):
+    """``x`` as the feeds of forward: the input ``x``, or every named input of a dict."""
+    return x if isinstance(x, dict) else {"x": x}
+
+
+def count(x):
+    """How many examples ``x`` holds (checking that a dict's arrays agree)."""
+    if not isinstance(x, dict):
+        return len(x)
+    sizes = {name: len(value) for name, value in x.items()}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"the named inputs hold different numbers of examples: {sizes}")
+    return next(iter(sizes.values()), 0)
+
+
 def predict(graph, x, output="scores", batch_size=1024):
-    """Class predictions argmax(scores) over the last axis for ``x``, computed in eval mode
-    (the mode is restored after). Scores that are NaN or inf raise ValueError."""
+    """Class predictions argmax(scores) over the last axis for ``x`` (an array fed as input ``x``,
+    or a dict of named inputs), computed in eval mode (the mode is restored after). Scores that
+    are NaN or inf raise ValueError."""
     modes = [(node.gate, node.gate.training) for node in graph.nodes if node.gate is not None]
     graph.eval()
     try:
-        scores = [graph.forward(output=output, x=x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        scores = [graph.forward(output=output, **feeds(rows(x, slice(i, i + batch_size))))
+                  for i in range(0, count(x), batch_size)]
     finally:
         for gate, mode in modes:
             gate.training = mode
     scores = np.concatenate(scores)
     if not np.isfinite(scores).all():
-        raise ValueError(f"predict: the {output!r} node gave NaN or inf scores for x of shape {np.shape(x)} "
+        raise ValueError(f"predict: the {output!r} node gave NaN or inf scores for {count(x)} examples "
                          "(are there NaNs in x?)")
     return np.argmax(scores, axis=-1)
 
@@ -31,7 +53,7 @@ def accuracy(graph, x, y, output="scores", ignore=PAD):
     y = np.asarray(y)
     predicted = predict(graph, x, output)
     if predicted.shape != y.shape:
-        raise ValueError(f"accuracy: y has shape {y.shape} but the predictions for x of shape {np.shape(x)} "
+        raise ValueError(f"accuracy: y has shape {y.shape} but the predictions for the {count(x)} examples "
                          f"have shape {predicted.shape}; expected the same shape")
     counted = y != ignore
     if not counted.any():
@@ -67,7 +89,8 @@ class _Progress:
 
 
 class Trainer:
-    """Trains a graph with inputs ``x``, ``y``, a ``scores`` node and a scalar loss output.
+    """Trains a graph with inputs ``x``, ``y``, a ``scores`` node and a scalar loss output
+    (``x`` may be a dict of named inputs instead, for graphs that take several).
 
     Each epoch shuffles the training set (seeded), runs ``optimizer.step`` on
     every mini-batch, multiplies the learning rate by ``lr_decay``, and records
@@ -94,7 +117,7 @@ class Trainer:
     def step(self, x, y):
         """One optimisation step on a batch; returns its loss."""
         g = self.graph
-        loss = g.forward(x=x, y=y)
+        loss = g.forward(**feeds(x), y=y)
         g.backward(inputs=False, keep=False)   # the params' gradients are all a step needs
         if self.clip is not None:
             clip_grads(g.grads, self.clip)
@@ -104,10 +127,10 @@ class Trainer:
     def fit(self, x_train, y_train, x_val, y_val):
         """Train for the configured epochs; returns ``history``."""
         for part, x, y in (("training", x_train, y_train), ("validation", x_val, y_val)):
-            if len(x) != len(y) or len(x) == 0:
-                raise ValueError(f"the {part} set has {len(x)} examples in x and {len(y)} in y; expected "
+            if count(x) != len(y) or len(y) == 0:
+                raise ValueError(f"the {part} set has {count(x)} examples in x and {len(y)} in y; expected "
                                  "the same number, at least one")
-        g, n = self.graph, len(x_train)
+        g, n = self.graph, count(x_train)
         best = {name: value.copy() for name, value in g.params.items()}
         since_best = 0
         bar = _Progress(self.epochs, self.progress)
@@ -116,11 +139,11 @@ class Trainer:
                 start = time.perf_counter()
                 g.train()
                 order = self.rng.permutation(n)
-                losses = [self.step(x_train[batch], y_train[batch])
+                losses = [self.step(rows(x_train, batch), y_train[batch])
                           for batch in np.array_split(order, max(1, -(-n // self.batch_size)))]
                 sample = order[:self.train_acc_samples]
                 record = {"loss": float(np.mean(losses)),
-                          "train_acc": accuracy(g, x_train[sample], y_train[sample]),
+                          "train_acc": accuracy(g, rows(x_train, sample), y_train[sample]),
                           "val_acc": accuracy(g, x_val, y_val),
                           "lr": self.optimizer.lr,
                           "seconds": time.perf_counter() - start}

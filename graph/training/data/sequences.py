@@ -111,3 +111,99 @@ def text_batches(ids, length, seed=None):
         order = np.random.default_rng(seed).permutation(rows)
         x, y = x[order], y[order]
     return x, y
+
+
+_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december"]
+_DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def _date_text(date, style):
+    """One of several ways people write ``date`` (a datetime.date)."""
+    month, day, year = _MONTHS[date.month - 1], date.day, date.year
+    texts = [f"{month} {day}, {year}", f"{month.title()} {day}, {year}", f"{month.upper()} {day}, {year}",
+             f"{month[:3]} {day}, {year}", f"{day} {month} {year}", f"{date.month}/{day}/{year % 100:02d}",
+             f"{_DAYS[date.weekday()]}, {month} {day}, {year}", f"{day}.{date.month}.{year}",
+             f"{month[:3].upper()} {day:02d} {year}"]
+    return texts[style]
+
+
+def dates(n=20_000, fractions=(0.8, 0.1, 0.1), seed=0):
+    """Dates written in nine styles ("september 27, 1994", "9/27/94", "27.9.1994", ...) to be
+    translated into ISO form ("1994-09-27"), as in DLfS2's date task; made here, not downloaded.
+
+    Dates run from 1950 to 2049 (so that "94" is 1994 and "27" 2027). Sources are padded with
+    spaces to one length. Returns a dict with the ``Vocabulary`` (sources and targets share
+    it), ``start`` (the id that starts every answer), and per part the (source, target) pairs
+    and the arrays ``source``, ``target_in`` (start id, then the answer but its last character)
+    and ``y`` (the answer).
+    """
+    import datetime
+    rng = np.random.default_rng(seed)
+    first = datetime.date(1950, 1, 1)
+    span = (datetime.date(2049, 12, 31) - first).days + 1
+    offsets = rng.choice(span, size=min(n, span), replace=False)
+    pairs = [(_date_text(first + datetime.timedelta(days=int(k)), int(rng.integers(9))),
+              (first + datetime.timedelta(days=int(k))).isoformat()) for k in offsets]
+    width = max(len(s) for s, _ in pairs)
+    pairs = [(s.ljust(width), t) for s, t in pairs]
+    vocab = Vocabulary("".join(s + t for s, t in pairs) + "_")
+    data = {"vocab": vocab, "start": int(vocab.encode("_")[0])}
+    cuts = np.round(np.cumsum(fractions)[:-1] * len(pairs)).astype(int)
+    for part, chunk in zip(("train", "val", "test"), np.split(np.arange(len(pairs)), cuts)):
+        data[part] = [pairs[i] for i in chunk]
+        targets = np.stack([vocab.encode("_" + pairs[i][1]) for i in chunk])
+        data[f"source_{part}"] = np.stack([vocab.encode(pairs[i][0]) for i in chunk])
+        data[f"target_in_{part}"], data[f"y_{part}"] = targets[:, :-1], targets[:, 1:]
+    return data
+
+
+def digit_strings(length=8, task="reverse", n=12_000, fractions=(0.8, 0.1, 0.1), seed=0):
+    """Digit strings and their reversal ("12345678|87654321") or sorting ("35070649|00345679")
+    as a language-model task.
+
+    Returns a dict like `addition`'s: the ``Vocabulary``, ``question_length`` and per part the
+    strings and the arrays ``x``, ``y`` of `as_language_model` (labels PAD over the question).
+    """
+    rng = np.random.default_rng(seed)
+    strings = sorted({"".join(map(str, rng.integers(0, 10, length))) for _ in range(n)})
+    strings = [strings[i] for i in rng.permutation(len(strings))]
+    if task not in ("reverse", "sort"):
+        raise ValueError(f"task must be 'reverse' or 'sort', got {task!r}")
+    examples = [s + "|" + (s[::-1] if task == "reverse" else "".join(sorted(s))) for s in strings]
+    vocab = Vocabulary("0123456789|")
+    question = length + 1
+    data = {"vocab": vocab, "question_length": question}
+    cuts = np.round(np.cumsum(fractions)[:-1] * len(examples)).astype(int)
+    for part, chunk in zip(("train", "val", "test"), np.split(np.array(examples), cuts)):
+        data[part] = list(chunk)
+        data[f"x_{part}"], data[f"y_{part}"] = as_language_model(chunk, vocab, answer_from=question)
+    return data
+
+
+def words(text):
+    """The words of ``text``, lower-cased, with full stops and commas as words of their own."""
+    return text.lower().replace(".", " . ").replace(",", " , ").split()
+
+
+def skip_gram_pairs(ids, window=2, negatives=5, seed=0):
+    """Training examples for skip-gram with negative sampling from a sequence of word ids.
+
+    Every word within ``window`` of a centre word is a true context; each comes with
+    ``negatives`` words drawn from the unigram distribution to the power 3/4 (Mikolov et al.).
+    Returns ``center`` (M,), ``context`` (M, 1 + negatives) and ``labels`` (M, 1 + negatives)
+    with 1 in the first column and 0 elsewhere.
+    """
+    ids = np.asarray(ids)
+    rng = np.random.default_rng(seed)
+    centers, contexts = [], []
+    for shift in range(1, window + 1):
+        for a, b in ((ids[:-shift], ids[shift:]), (ids[shift:], ids[:-shift])):
+            centers.append(a)
+            contexts.append(b)
+    center, context = np.concatenate(centers), np.concatenate(contexts)
+    counts = np.bincount(ids, minlength=ids.max() + 1) ** 0.75
+    sampled = rng.choice(len(counts), size=(len(center), negatives), p=counts / counts.sum())
+    labels = np.zeros((len(center), negatives + 1), np.int64)
+    labels[:, 0] = 1
+    return center, np.column_stack([context, sampled]), labels

@@ -176,3 +176,16 @@ def skip_gram(vocab_size, dim=32, seed=0, dtype=np.float64):
     score = g.add(Sum(axis=-1), g.add(Multiply(), h, u, name="products"), name="score")
     g.add(SigmoidWithLoss(), score, labels, name="loss")
     return g
+
+
+def translate(graph, source, start, steps):
+    """Greedy decoding with a `seq2seq` graph: ids (N, steps) for ``source`` (N, Ts).
+
+    Each step runs ``scores`` on the answer so far (beginning with ``start``) and appends
+    each row's most likely next id.
+    """
+    answer = np.full((len(source), 1), start, dtype=np.int64)
+    for _ in range(steps):
+        scores = graph.forward(output="scores", source=source, target_in=answer)
+        answer = np.concatenate([answer, scores[:, -1].argmax(axis=-1)[:, None]], axis=1)
+    return answer[:, 1:]

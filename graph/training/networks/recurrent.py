@@ -39,12 +39,14 @@ def language_model(vocab_size, embed=32, hidden=128, cell="lstm", stateful=False
     return g
 
 
-def generate(graph, prompt, steps, greedy=True, temperature=1.0, seed=None):
+def generate(graph, prompt, steps, greedy=True, temperature=1.0, seed=None, length=None):
     """Continue ``prompt`` (ids (T,) or a batch (N, T)) by ``steps`` characters; returns the new ids.
 
     Each step runs the graph's ``scores`` on everything so far and takes the last
     position's most likely character (``greedy``) or samples softmax(scores / temperature)
-    with ``seed``. A stateful graph starts from zero states. The gates' modes are kept.
+    with ``seed``. A stateful graph starts from zero states. A graph that takes sequences
+    of one ``length`` (a causal transformer) gets them padded with id 0 at the end: causal
+    masking keeps the padding from reaching the positions read.
     """
     ids = np.atleast_2d(np.asarray(prompt, dtype=np.int64))
     rng = np.random.default_rng(seed)
@@ -52,7 +54,8 @@ def generate(graph, prompt, steps, greedy=True, temperature=1.0, seed=None):
            for node in graph.nodes if node.kind == "input" and node.name in ("h0", "c0")}
     new = []
     for _ in range(steps):
-        scores = graph.forward(output="scores", x=ids, **fed)[:, -1]
+        padded = ids if length is None else np.pad(ids, ((0, 0), (0, length - ids.shape[1])))
+        scores = graph.forward(output="scores", x=padded, **fed)[:, ids.shape[1] - 1]
         if greedy:
             picked = scores.argmax(axis=-1)
         else:
