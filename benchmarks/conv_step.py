@@ -5,8 +5,10 @@
 The net: conv 3x3 (pad 1) - ReLU - 2x2 max pool - affine to 10 - softmax loss,
 batch 32. Hand-written numpy follows CS231n's fast layers: an im2col matrix
 from a strided view, col2im by accumulating each filter tap, and max pooling
-by reshaping into 2x2 blocks. The three are checked to agree to 1e-10 in
-float64 before timing.
+by reshaping into 2x2 blocks. Two steps are measured: the plain step
+(``g.backward()``: every gradient, the input image's too, which numpy and torch
+also compute) and the training step (``Trainer.step``; numpy and torch skip the
+input's gradient). The three are checked to agree to 1e-10 in float64 first.
 """
 from common import (
     check_agreement,
@@ -22,10 +24,10 @@ from common import (
 )
 
 CONFIGS = [
-    dict(name="1x28x28, 8 filters", shape=(32, 1, 28, 28), filters=8, dtype="float32", steps=200),
-    dict(name="3x32x32, 16 filters", shape=(32, 3, 32, 32), filters=16, dtype="float32", steps=100),
-    dict(name="3x32x32, 16 filters", shape=(32, 3, 32, 32), filters=16, dtype="float64", steps=100),
-]
+    dict(name="1x28x28, 8 filters", shape=(32, 1, 28, 28), filters=8, dtype=dtype, steps=150)
+    for dtype in ("float32", "float64")] + [
+    dict(name="3x32x32, 16 filters", shape=(32, 3, 32, 32), filters=16, dtype=dtype, steps=80)
+    for dtype in ("float32", "float64")]
 
 
 def init_params(shape, filters, dtype, seed=0):
@@ -38,7 +40,7 @@ def init_params(shape, filters, dtype, seed=0):
             "b2": np.zeros(10, dtype)}
 
 
-def numpy_grads(p, x, y):
+def numpy_grads(p, x, y, with_input=False):
     import numpy as np
     from numpy.lib.stride_tricks import sliding_window_view
     N, C, H, W = x.shape
@@ -65,13 +67,20 @@ def numpy_grads(p, x, y):
     d2 = dconv.transpose(1, 0, 2, 3).reshape(F, -1)
     grads["W1"] = (d2 @ cols.T).reshape(p["W1"].shape)
     grads["b1"] = d2.sum(axis=1)
+    if with_input:     # col2im: each filter tap adds its block back
+        dcols = (p["W1"].reshape(F, -1).T @ d2).reshape(C, 3, 3, N, H, W)
+        dxp = np.zeros((N, C, H + 2, W + 2), x.dtype)
+        for i in range(3):
+            for j in range(3):
+                dxp[:, :, i:i + H, j:j + W] += dcols[:, i, j].transpose(1, 0, 2, 3)
+        grads["x"] = dxp[:, :, 1:-1, 1:-1]
     return float(loss), grads
 
 
-def numpy_step(p, x, y, lr):
-    _, grads = numpy_grads(p, x, y)
-    for name, grad in grads.items():
-        p[name] -= lr * grad
+def numpy_step(p, x, y, lr, with_input=False):
+    _, grads = numpy_grads(p, x, y, with_input)
+    for name, param in p.items():
+        param -= lr * grads[name]
 
 
 def gategraph_net(params):
@@ -125,40 +134,56 @@ def main():
         params = init_params(cfg["shape"], cfg["filters"], dtype)
         rng = np.random.default_rng(0)
         x, y = rng.standard_normal(cfg["shape"]).astype(dtype), rng.integers(0, 10, cfg["shape"][0])
+        plain, opt = gategraph_net(params), SGD(lr)
         trainer = Trainer(gategraph_net(params), SGD(lr))
         np_params = {k: v.copy() for k, v in params.items()}
-        candidates = {"gategraph": lambda: trainer.step(x, y), "numpy": lambda: numpy_step(np_params, x, y, lr)}
+
+        def gg_plain():
+            plain.forward(x=x, y=y)
+            plain.backward()
+            opt.step(plain.params, plain.grads)
+
+        steps = {"plain": {"gategraph": gg_plain, "numpy": lambda: numpy_step(np_params, x, y, lr, True)},
+                 "training": {"gategraph": lambda: trainer.step(x, y), "numpy": lambda: numpy_step(np_params, x, y, lr)}}
         if torch is not None:
             t, loss_of = torch_net(torch, params)
             tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+            tx_grad = torch.from_numpy(x.copy()).requires_grad_()
 
-            def torch_step():
-                loss_of(tx, ty).backward()
+            def torch_step(x_in):
+                loss_of(x_in, ty).backward()
                 with torch.no_grad():
                     for v in t.values():
                         v -= lr * v.grad
                         v.grad = None
-            candidates["torch"] = torch_step
-        res = interleaved(candidates, args.steps or cfg["steps"])
+                x_in.grad = None
+            steps["plain"]["torch"] = lambda: torch_step(tx_grad)
+            steps["training"]["torch"] = lambda: torch_step(tx)
+        res = interleaved({(step, impl): fn for step, fns in steps.items() for impl, fn in fns.items()},
+                          args.steps or cfg["steps"])
         N, C, H, W = cfg["shape"]
         F = cfg["filters"]
-        flops = 3 * 2 * N * H * W * F * C * 9 + 4 * N * F * H * W // 4 * 10   # conv fwd + dW + (no dx); affine
-        gg = res["gategraph"]["median"]
-        row = {"config": cfg["name"], "dtype": cfg["dtype"], "gategraph ms": ms(gg), "iqr": ms(res["gategraph"]["iqr"]),
-               "numpy ms": ms(res["numpy"]["median"]), "vs numpy": ratio(gg, res["numpy"]["median"]),
-               "GFLOP/s": f"{flops / gg / 1e9:.1f} ({100 * flops / gg / 1e9 / rates[cfg['dtype']]:.0f}%)"}
-        if torch is not None:
-            row["torch ms"] = ms(res["torch"]["median"])
-            row["vs torch"] = ratio(gg, res["torch"]["median"])
-        gg_mem = peak_memory(lambda: trainer.step(x, y))
-        row["peak MB"] = f"{gg_mem / 2**20:.1f}"
-        row["vs numpy mem"] = ratio(gg_mem, peak_memory(lambda: numpy_step(np_params, x, y, lr)))
-        rows.append(row)
+        for step, fns in steps.items():
+            # conv forward, dW and (plain step only) dx; the affine layer's three products
+            flops = (3 if step == "plain" else 2) * 2 * N * H * W * F * C * 9 + 6 * N * F * H * W // 4 * 10
+            gg, np_t = res[(step, "gategraph")]["median"], res[(step, "numpy")]["median"]
+            row = {"config": cfg["name"], "dtype": cfg["dtype"], "step": step, "gategraph ms": ms(gg),
+                   "iqr": ms(res[(step, "gategraph")]["iqr"]), "numpy ms": ms(np_t), "vs numpy": ratio(gg, np_t),
+                   "GFLOP/s": f"{flops / gg / 1e9:.1f} ({100 * flops / gg / 1e9 / rates[cfg['dtype']]:.0f}%)"}
+            if torch is not None:
+                row["torch ms"] = ms(res[(step, "torch")]["median"])
+                row["vs torch"] = ratio(gg, res[(step, "torch")]["median"])
+            gg_mem = peak_memory(fns["gategraph"])
+            row["peak MB"] = f"{gg_mem / 2**20:.1f}"
+            row["vs numpy mem"] = ratio(gg_mem, peak_memory(fns["numpy"]))
+            rows.append(row)
         print(f"... {cfg['name']} {cfg['dtype']} done", flush=True)
     emit(args, "conv net SGD step (median of interleaved steps)", info, rows,
-         ["config", "dtype", "gategraph ms", "iqr", "numpy ms", "torch ms", "vs numpy", "vs torch", "GFLOP/s",
-          "peak MB", "vs numpy mem"],
-         ["GFLOP/s: conv (forward and dW; the input needs no dx) and affine products over gategraph's time."])
+         ["config", "dtype", "step", "gategraph ms", "iqr", "numpy ms", "torch ms", "vs numpy", "vs torch",
+          "GFLOP/s", "peak MB", "vs numpy mem"],
+         ["plain: g.forward, g.backward(), opt.step (the input image's gradient too, also in numpy and torch); "
+          "training: Trainer.step (no input gradient anywhere). GFLOP/s: conv and affine products over "
+          "gategraph's time."])
 
 
 if __name__ == "__main__":

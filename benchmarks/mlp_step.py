@@ -1,10 +1,13 @@
-"""One SGD training step of an MLP: gategraph against hand-written numpy and PyTorch eager.
+"""One SGD step of an MLP: gategraph against hand-written numpy and PyTorch eager.
 
     python benchmarks/mlp_step.py [--threads N] [--steps N] [--json PATH] [--configs small,medium,large]
 
-A step is forward, softmax loss, backward and the parameter update. The three
-implementations start from identical weights and batch; before timing, their
-loss and gradients are checked to agree to 1e-10 in float64.
+A step is forward, softmax loss, backward and the parameter update, measured two ways:
+the plain step a user writes (``g.forward``, ``g.backward()``, ``opt.step``: every
+gradient, the input's too; numpy and torch also compute the input's gradient) and the
+training step (``Trainer.step``: ``backward(inputs=False, keep=False)``; numpy and torch
+skip the input's gradient too). The implementations start from identical weights and
+batch; before timing, their loss and gradients are checked to agree to 1e-10 in float64.
 """
 from common import (
     check_agreement,
@@ -26,7 +29,7 @@ CONFIGS = {
 }
 
 
-def numpy_grads(params, x, y):
+def numpy_grads(params, x, y, with_input=False):
     """CS231n-style layer code: affine / ReLU / shifted softmax, written out."""
     import numpy as np
     layers = len(params) // 2
@@ -50,13 +53,15 @@ def numpy_grads(params, x, y):
         if k > 1:
             d = d @ params[f"W{k}"].T
             d[h <= 0] = 0
+        elif with_input:
+            grads["x"] = d @ params["W1"].T
     return float(loss), grads
 
 
-def numpy_step(params, x, y, lr):
-    _, grads = numpy_grads(params, x, y)
-    for name, grad in grads.items():
-        params[name] -= lr * grad
+def numpy_step(params, x, y, lr, with_input=False):
+    _, grads = numpy_grads(params, x, y, with_input)
+    for name, grad in params.items():
+        grad -= lr * grads[name]
 
 
 def torch_model(torch, params):
@@ -80,6 +85,7 @@ def torch_step(torch, tensors, loss_of, x, y, lr):
         for t in tensors.values():
             t -= lr * t.grad
             t.grad = None
+    x.grad = None      # the plain step's input gradient, computed and dropped as the others'
 
 
 def verify(torch):
@@ -111,48 +117,51 @@ def main():
     for name in args.configs.split(","):
         cfg = CONFIGS[name]
         for dtype_name in args.dtypes.split(","):
-            if name == "small" and dtype_name == "float64" and "float32" in args.dtypes:
-                continue   # the issue's table: small and medium in float32, large in both
-            if name == "medium" and dtype_name == "float64" and "float32" in args.dtypes:
-                continue
             dtype = np.dtype(dtype_name)
             rng = np.random.default_rng(0)
             x = rng.standard_normal((cfg["batch"], cfg["sizes"][0])).astype(dtype)
             y = rng.integers(0, cfg["sizes"][-1], cfg["batch"])
-            g = mlp(cfg["sizes"], seed=0, dtype=dtype)
-            opt = SGD(lr)
-            params = {k: v.copy() for k, v in g.params.items()}
+            plain, trained = mlp(cfg["sizes"], seed=0, dtype=dtype), mlp(cfg["sizes"], seed=0, dtype=dtype)
+            opt, trainer = SGD(lr), Trainer(trained, SGD(lr))
+            params = {k: v.copy() for k, v in plain.params.items()}
 
-            trainer = Trainer(g, opt)
+            def gg_plain():
+                plain.forward(x=x, y=y)
+                plain.backward()
+                opt.step(plain.params, plain.grads)
 
-            def gg_step():
-                trainer.step(x, y)
-
-            candidates = {"gategraph": gg_step, "numpy": lambda: numpy_step(params, x, y, lr)}
+            steps = {"plain": {"gategraph": gg_plain, "numpy": lambda: numpy_step(params, x, y, lr, True)},
+                     "training": {"gategraph": lambda: trainer.step(x, y),
+                                  "numpy": lambda: numpy_step(params, x, y, lr)}}
             if torch is not None:
-                tensors, loss_of = torch_model(torch, g.params)
-                tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-                candidates["torch"] = lambda: torch_step(torch, tensors, loss_of, tx, ty, lr)
-            steps = args.steps or cfg["steps"]
-            t = interleaved(candidates, steps)
+                tensors, loss_of = torch_model(torch, plain.params)
+                tx, tx_grad, ty = torch.from_numpy(x), torch.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(y)
+                steps["plain"]["torch"] = lambda: torch_step(torch, tensors, loss_of, tx_grad, ty, lr)
+                steps["training"]["torch"] = lambda: torch_step(torch, tensors, loss_of, tx, ty, lr)
+            times = interleaved({(step, impl): fn for step, fns in steps.items() for impl, fn in fns.items()},
+                                args.steps or cfg["steps"])
             flops = 6 * cfg["batch"] * sum(a * b for a, b in zip(cfg["sizes"][:-1], cfg["sizes"][1:]))
-            gg = t["gategraph"]["median"]
-            row = {"config": name, "dtype": dtype_name, "shapes": f"{cfg['batch']}x{'-'.join(map(str, cfg['sizes']))}",
-                   "gategraph ms": ms(gg), "iqr": ms(t["gategraph"]["iqr"]), "numpy ms": ms(t["numpy"]["median"]),
-                   "vs numpy": ratio(gg, t["numpy"]["median"]),
-                   "GFLOP/s": f"{flops / gg / 1e9:.1f} ({100 * flops / gg / 1e9 / rate[dtype_name]:.0f}%)"}
-            if torch is not None:
-                row["torch ms"] = ms(t["torch"]["median"])
-                row["vs torch"] = ratio(gg, t["torch"]["median"])
-            gg_mem, np_mem = peak_memory(gg_step), peak_memory(lambda: numpy_step(params, x, y, lr))
-            row["peak MB"] = f"{gg_mem / 2**20:.1f}"
-            row["vs numpy mem"] = ratio(gg_mem, np_mem)
-            rows.append(row)
+            for step, fns in steps.items():
+                gg, np_t = times[(step, "gategraph")]["median"], times[(step, "numpy")]["median"]
+                row = {"config": name, "dtype": dtype_name, "step": step,
+                       "shapes": f"{cfg['batch']}x{'-'.join(map(str, cfg['sizes']))}",
+                       "gategraph ms": ms(gg), "iqr": ms(times[(step, "gategraph")]["iqr"]), "numpy ms": ms(np_t),
+                       "vs numpy": ratio(gg, np_t),
+                       "GFLOP/s": f"{flops / gg / 1e9:.1f} ({100 * flops / gg / 1e9 / rate[dtype_name]:.0f}%)"}
+                if torch is not None:
+                    row["torch ms"] = ms(times[(step, "torch")]["median"])
+                    row["vs torch"] = ratio(gg, times[(step, "torch")]["median"])
+                gg_mem, np_mem = peak_memory(fns["gategraph"]), peak_memory(fns["numpy"])
+                row["peak MB"] = f"{gg_mem / 2**20:.1f}"
+                row["vs numpy mem"] = ratio(gg_mem, np_mem)
+                rows.append(row)
             print(f"... {name} {dtype_name} done", flush=True)
-    columns = ["config", "dtype", "shapes", "gategraph ms", "iqr", "numpy ms", "torch ms", "vs numpy", "vs torch",
-               "GFLOP/s", "peak MB", "vs numpy mem"]
+    columns = ["config", "dtype", "step", "shapes", "gategraph ms", "iqr", "numpy ms", "torch ms", "vs numpy",
+               "vs torch", "GFLOP/s", "peak MB", "vs numpy mem"]
     emit(args, "MLP SGD step (median of interleaved steps)", info, rows, columns,
-         ["GFLOP/s: the step's matrix-product work (6 N sum D_i D_i+1) over gategraph's time, "
+         ["plain: g.forward, g.backward(), opt.step (every gradient, the input's too; numpy and torch also compute "
+          "dL/dx); training: Trainer.step (backward(inputs=False, keep=False); numpy and torch skip dL/dx).",
+          "GFLOP/s: the step's matrix-product work (6 N sum D_i D_i+1) over gategraph's time, "
           "and its share of the measured matmul rate. Peak memory by tracemalloc (numpy-side allocations)."])
 
 

@@ -1,4 +1,6 @@
 """Layers: affine maps, reshapes, dropout and batch normalisation."""
+import math
+
 import numpy as np
 
 from .base import Gate, GateError, as_float, as_floats, cast_like
@@ -18,7 +20,7 @@ class Affine(Gate):
             raise GateError(self, f"x has shape {x.shape} and W has shape {np.shape(W)}; "
                                     "expected x (N, D, ...) and W (D, M)")
         # the row length spelled out, not -1: numpy cannot infer it for an empty batch
-        x2 = x.reshape(x.shape[0], int(np.prod(x.shape[1:])))   # a view when x is contiguous
+        x2 = x.reshape(x.shape[0], math.prod(x.shape[1:]))   # a view when x is contiguous
         if x2.shape[1] != W.shape[0]:
             expected = "x.shape[1] == W.shape[0]" if x.ndim == 2 else "prod(x.shape[1:]) == W.shape[0]"
             raise GateError(self, f"x has shape {x.shape} but W has shape {W.shape}; expected {expected}")
@@ -46,7 +48,7 @@ class Flatten(Gate):
         if x.ndim == 0:
             raise GateError(self, "x is a scalar (shape ()); expected a batch (N, d1, ..., dk)")
         self.x_shape, self.dtype = x.shape, x.dtype
-        return np.reshape(x, (x.shape[0], int(np.prod(x.shape[1:]))))
+        return np.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
 
     def backward(self, dout):
         return np.reshape(cast_like(dout, self.dtype), self.x_shape)

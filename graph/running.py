@@ -30,7 +30,7 @@ def checked_feeds(plan, feeds, node_called):
             except (ValueError, TypeError) as error:     # ragged nested lists, and the like
                 raise TypeError(f"input {name!r} was fed a {type(value).__name__} that is not an array of "
                                 f"numbers ({error})") from None
-        dtype = np.result_type(value)
+        dtype = value.dtype if type(value) is np.ndarray else np.result_type(value)
         if dtype.kind not in FEEDABLE or dtype == np.float16:
             raise TypeError(f"input {name!r} was fed {dtype} data of shape {np.shape(value)}; "
                             "expected float32 or float64 (or integer labels/ids)")
@@ -60,7 +60,10 @@ class GradientSums:
         return self.sums.pop(name, None)
 
     def add(self, node, parent, grad):
-        check_grad(node, parent, grad)
+        value = parent.value
+        if not (type(grad) is np.ndarray and type(value) is np.ndarray and grad.shape == value.shape
+                and (grad.dtype == value.dtype or value.dtype.kind != "f")):
+            check_grad(node, parent, grad)     # the usual case above is decided without the call
         name = parent.name
         if name not in self.sums:
             self.sums[name] = grad
@@ -108,10 +111,8 @@ def seed(out, dout):
 
 
 def check_grad(node, parent, grad):
+    """A gradient has its input's shape, and its float dtype; otherwise a ValueError naming the gate."""
     value = parent.value
-    if (type(grad) is np.ndarray and type(value) is np.ndarray and grad.shape == value.shape
-            and (grad.dtype == value.dtype or value.dtype.kind != "f")):
-        return    # the usual case, decided without the general rules below
     want = np.shape(value)
     if np.shape(grad) != want:
         raise ValueError(f"{node.label}: backward returned a gradient of shape {np.shape(grad)} "

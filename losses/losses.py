@@ -2,7 +2,7 @@
 import numpy as np
 from scipy.special import expit
 
-from gates.base import Gate, GateError, cast_like
+from gates.base import Gate, GateError, all_finite, cast_like
 
 
 def finite_number(gate, name, value, low=None):
@@ -28,7 +28,7 @@ def float_scores(gate, scores, min_ndim=1):
     if scores.ndim < min_ndim or scores.size == 0:
         raise GateError(gate, f"scores have shape {scores.shape}; expected at least {min_ndim} "
                               "axis and at least one element")
-    if not np.isfinite(scores).all():
+    if not all_finite(scores):
         raise GateError(gate, f"scores of shape {scores.shape} contain NaN or inf; expected finite numbers")
     return scores
 
@@ -42,7 +42,9 @@ def class_labels(gate, labels, shape, classes, ignore_index=None):
     if labels.dtype.kind not in "iu":
         raise GateError(gate, f"labels have dtype {labels.dtype}; expected integer class indices")
     counted = labels if ignore_index is None else labels[labels != ignore_index]
-    if counted.size and (counted.min() < 0 or counted.max() >= classes):
+    # one reduction: seen as unsigned, a negative label is huge, so max() >= classes catches both ends
+    unsigned = counted.view(counted.dtype.str.replace("i", "u")) if counted.dtype.kind == "i" else counted
+    if counted.size and unsigned.max() >= classes:
         ignored = "" if ignore_index is None else f" (or ignore_index {ignore_index})"
         raise GateError(gate, f"labels range over [{counted.min()}, {counted.max()}]; "
                               f"expected class indices in [0, {classes}){ignored}")
@@ -75,10 +77,9 @@ class SoftmaxWithLoss(Gate):
         # a shift of -2e308 overflows to -inf, whose exp is the right 0 (hence errstate).
         with np.errstate(over="ignore"):
             shifted = flat - flat.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        total = exp.sum(axis=1, keepdims=True)
-        log_probs = shifted - np.log(total)
-        self.probs = exp / total
+        self.probs = np.exp(shifted)
+        total = self.probs.sum(axis=1, keepdims=True)
+        self.probs /= total
         self.shape = scores.shape
         labels = np.asarray(labels)
         if labels.ndim == scores.ndim and labels.shape != scores.shape:
@@ -86,20 +87,21 @@ class SoftmaxWithLoss(Gate):
                                   f"(or integer class indices of shape {scores.shape[:-1]})")
         if labels.shape == scores.shape:    # one-hot or probability rows
             self.target = self._probability_rows(labels, flat.dtype)
-            self.rows = None
+            self.rows = self.ignored = None
             self.count = len(flat)
-            loss = -np.sum(self.target * log_probs) / self.count
-        else:
-            labels = class_labels(self, labels, scores.shape[:-1], classes, self.ignore_index).reshape(-1)
-            self.ignored = None if self.ignore_index is None else labels == self.ignore_index
-            self.rows = np.arange(len(flat)) if self.ignored is None else np.flatnonzero(~self.ignored)
-            self.target = labels[self.rows]
-            self.count = len(self.rows)
-            if self.count == 0:
-                raise GateError(self, f"every one of the {labels.size} labels is ignore_index "
-                                      f"{self.ignore_index}; there is nothing to average")
-            loss = -log_probs[self.rows, self.target].sum() / self.count
-        return float(loss)
+            return float(-np.sum(self.target * (shifted - np.log(total))) / self.count)
+        labels = class_labels(self, labels, scores.shape[:-1], classes, self.ignore_index).reshape(-1)
+        self.ignored = None if self.ignore_index is None else labels == self.ignore_index
+        self.rows = np.arange(len(flat)) if self.ignored is None else np.flatnonzero(~self.ignored)
+        self.target = labels if self.ignored is None else labels[self.rows]
+        self.count = len(self.rows)
+        if self.count == 0:
+            raise GateError(self, f"every one of the {labels.size} labels is ignore_index "
+                                  f"{self.ignore_index}; there is nothing to average")
+        # -log softmax at the labels only: shifted[label] - log(total), no full log-probability array
+        totals = total[:, 0] if self.ignored is None else total[self.rows, 0]
+        picked = shifted[self.rows, self.target] - np.log(totals)
+        return float(-picked.sum() / self.count)
 
     def _probability_rows(self, labels, dtype):
         if labels.dtype.kind not in "iuf" or not np.isfinite(labels).all() or labels.min() < 0:

@@ -408,3 +408,19 @@ def test_reshape_refuses_a_shape_that_is_not_integers():
     with pytest.raises(ValueError, match="shape must be integers"):
         G.Reshape("ab")
     assert G.Reshape(6).forward(np.ones((2, 3))).shape == (6,)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_fast_finiteness_test_is_exact(dtype):
+    from gates.base import all_finite
+    huge = np.finfo(dtype).max / 2            # finite, but its square overflows the dot product
+    big = np.ones(1 << 15, dtype)             # large enough for the dot product path
+    big[7] = huge
+    assert all_finite(np.array([1.0, huge, -huge], dtype)) and all_finite(big)
+    assert all_finite(np.zeros((0, 3), dtype)) and all_finite(np.arange(5))
+    for bad in (np.nan, np.inf, -np.inf):
+        assert not all_finite(np.array([[1.0, 2.0], [bad, huge]], dtype))
+        assert not all_finite(np.array([[1.0, bad]], dtype).T)   # not contiguous
+        big[8] = bad
+        assert not all_finite(big) and not all_finite(big[::2][:, None])
+        big[8] = 1.0

@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 
+from gates.base import FLOATS, all_finite
+
 #: elements per slice of an update: its temporaries stay small (and in cache)
 #: instead of costing a whole param's size at the step's memory peak
 CHUNK = 1 << 16
@@ -11,17 +13,9 @@ CHUNK = 1 << 16
 def chunks(param, *arrays):
     """Matching flat slices of ``param`` and same-shaped ``arrays``; views, so updates land in place."""
     if param.size <= CHUNK or not all(a.flags.c_contiguous for a in (param, *arrays)):
-        yield (param, *arrays)
-        return
+        return ((param, *arrays),)
     flats = [a.reshape(-1) for a in (param, *arrays)]
-    for start in range(0, param.size, CHUNK):
-        yield tuple(flat[start:start + CHUNK] for flat in flats)
-
-
-def _finite(array):
-    # One reduction instead of a boolean array the size of the gradient: the sum is
-    # finite whenever every element is; only a NaN/inf sum needs the exact look.
-    return math.isfinite(array.sum()) or bool(np.isfinite(array).all())
+    return [tuple(flat[start:start + CHUNK] for flat in flats) for start in range(0, param.size, CHUNK)]
 
 
 def _hyperparameter(owner, name, value, low=0.0, high=None, low_open=True):
@@ -85,9 +79,23 @@ class Optimizer:
         for name, param in params.items():
             self._check(name, param, grads.get(name))
         for name, param in params.items():
-            self.update(name, param, np.asarray(grads[name]))
+            grad = grads[name]
+            self.update(name, param, grad if type(grad) is np.ndarray else np.asarray(grad))
 
     def _check(self, name, param, grad):
+        if not (type(grad) is np.ndarray and type(param) is np.ndarray and grad.shape == param.shape
+                and grad.dtype == param.dtype and param.dtype in FLOATS and param.flags.writeable):
+            self._check_slowly(name, param, grad)     # says what is wrong, or lets a fitting grad pass
+        if not all_finite(np.asarray(grad)):
+            raise FloatingPointError(f"{type(self).__name__}.step, param {name!r}: the gradient holds NaN or inf; "
+                                     "no param was changed")
+        for key, slot in self.state.get(name, {}).items():
+            if isinstance(slot, np.ndarray) and slot.shape != param.shape:
+                raise ValueError(f"{type(self).__name__}.step, param {name!r}: this optimizer keeps {key!r} of "
+                                 f"shape {slot.shape} for a param of this name, but the param has shape "
+                                 f"{param.shape} (use one optimizer per graph); no param was changed")
+
+    def _check_slowly(self, name, param, grad):
         owner = f"{type(self).__name__}.step, param {name!r}"
         if grad is None:
             raise ValueError(f"{owner}: no gradient; no param was changed")
@@ -99,13 +107,6 @@ class Optimizer:
             raise ValueError(f"{owner}: the gradient has shape {np.shape(grad)} and dtype "
                              f"{np.result_type(grad)} but the param has shape {param.shape} and dtype "
                              f"{param.dtype}; no param was changed")
-        if not _finite(np.asarray(grad)):
-            raise FloatingPointError(f"{owner}: the gradient holds NaN or inf; no param was changed")
-        for key, slot in self.state.get(name, {}).items():
-            if isinstance(slot, np.ndarray) and slot.shape != param.shape:
-                raise ValueError(f"{owner}: this optimizer keeps {key!r} of shape {slot.shape} for a param "
-                                 f"of this name, but the param has shape {param.shape} (use one optimizer "
-                                 "per graph); no param was changed")
 
     def reset(self):
         """Forget every param's state (moments, step counts), as after loading other params."""
@@ -123,6 +124,9 @@ class SGD(Optimizer):
     """param -= lr * grad."""
 
     def update(self, name, param, grad):
+        if param.size <= CHUNK:       # most params: no slicing to set up
+            param -= self.lr * grad
+            return
         for p, g in chunks(param, grad):
             p -= self.lr * g
 
