@@ -144,7 +144,8 @@ def main():
             opt.step(plain.params, plain.grads)
 
         steps = {"plain": {"gategraph": gg_plain, "numpy": lambda: numpy_step(np_params, x, y, lr, True)},
-                 "training": {"gategraph": lambda: trainer.step(x, y), "numpy": lambda: numpy_step(np_params, x, y, lr)}}
+                 "training": {"gategraph": lambda: trainer.step(x, y),
+                              "numpy": lambda: numpy_step(np_params, x, y, lr)}}
         if torch is not None:
             t, loss_of = torch_net(torch, params)
             tx, ty = torch.from_numpy(x), torch.from_numpy(y)

@@ -1,7 +1,7 @@
 """The engine: gates wired into a computational graph, run forward and backward.
 
-DESIGN.md asks this package to re-export the optimizers, which live in the training
-kit (`graph.training`), and asks the engine never to depend on the kit. So they are
+The optimizers live in the training kit (`graph.training`) and are re-exported here, as
+the public contract promises, while the engine must not depend on the kit. So they are
 loaded on first use (PEP 562): `import graph` does not load the kit, and nothing in
 the engine's modules refers to it.
 """
