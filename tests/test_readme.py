@@ -18,8 +18,8 @@ def run(block):
     return out.getvalue()
 
 
-def test_the_readme_has_its_two_examples():
-    assert len(BLOCKS) == 2
+def test_the_readme_has_its_three_examples():
+    assert len(BLOCKS) == 3
 
 
 def test_the_gate_example_passes_its_check(monkeypatch, tmp_path):
@@ -40,3 +40,22 @@ def test_the_tour_prints_the_documented_numbers_and_table(monkeypatch, tmp_path)
     table = re.search(r"```\n(node .*?)```", README, re.S).group(1)
     assert table.strip() in printed
     assert (tmp_path / "f.svg").read_bytes().lstrip().startswith((b"<?xml", b"<svg"))
+
+
+def test_the_formula_and_the_player_run_as_pasted(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    printed = run(BLOCKS[2]).splitlines()
+    assert printed == ["{'x': np.float64(-4.0), 'y': np.float64(-4.0), 'z': np.float64(3.0)}",
+                       "<Player: 2 forward, 2 backward, 0 sum steps>"]
+    assert 'id="gategraph-steps"' in (tmp_path / "f.html").read_text()
+
+
+def test_the_reading_path_lists_every_library_file_with_its_line_count():
+    root = pathlib.Path(__file__).parent.parent
+    rows = re.findall(r"^\| \d+ \| \[`([^`]+)`\]\([^)]+\) \| (\d+) \|", README, re.M)
+    for path, lines in rows:
+        assert len((root / path).read_text().splitlines()) == int(lines), path
+    listed = {path for path, _ in rows}
+    library = {str(p.relative_to(root)) for d in ("gates", "losses", "graph") for p in (root / d).rglob("*.py")
+               if p.name not in ("__init__.py", "catalogue.py")}
+    assert library == listed
