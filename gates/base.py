@@ -24,13 +24,22 @@ class Gate:
       input's shape (undo broadcasting with `unbroadcast`) and dtype; backward
       never writes into ``dout`` or the cache.
 
+    Backward is vectorised: no Jacobian matrix is ever built (a ReLU passes ``dout``
+    where ``x > 0``, it does not multiply by a diagonal matrix). The dtype of the inputs
+    is kept: float32 in, float32 out and float32 gradients, even for a float64-scalar
+    ``dout`` (`cast_like`); integers are computed in float64 (`as_float`). A gate whose
+    inputs do not fit raises `GateError` naming itself and the shapes.
+
     Before backward the graph sets ``needs_input_grad``, one bool per input;
     a gate may return None for an input that needs no gradient, to skip work
     (an Affine layer fed data needs no dx). Outside a graph it is None: all.
 
-    Hyperparameters go to ``__init__``; learned arrays are forward inputs.
-    Gates that differ between training and testing read ``self.training``.
-    Calling backward before forward raises RuntimeError naming the gate.
+    Hyperparameters go to ``__init__`` (``Dropout(p=0.5)``, ``Conv2D(stride=1, pad=1)``)
+    and are checked there; learned arrays (weights, biases, batch-norm scale and shift)
+    are forward inputs, never hidden attributes: ``Affine().forward(x, W, b)``, and the
+    graph holds them as params. Gates that differ between training and testing
+    (``Dropout``, ``BatchNorm``) read ``self.training``, True by default, which the graph
+    sets on all its gates. Calling backward before forward raises RuntimeError naming the gate.
     """
 
     training = True
