@@ -85,6 +85,7 @@ def unbroadcast(grad, shape):
 
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = FLOATS      # numpy's own singletons: an identity test is the cheapest check
 
 
 def all_finite(array):
@@ -113,15 +114,15 @@ def as_float(gate, x, name="x"):
     not 0/1); complex, object, float16 and non-numeric data are refused, naming the
     gate, the input and its shape, rather than silently losing information.
     """
-    if type(x) is np.ndarray and x.dtype in FLOATS:
+    if type(x) is np.ndarray and ((dtype := x.dtype) is _F64 or dtype is _F32):
         return x                  # the usual case, kept cheap: it runs in every forward
     if type(x) in (float, int, bool):
         # a Python number stays one: numpy's promotion treats it as weak (float32 * 0.5 is
         # float32), where a 0-d float64 array would promote float32 to float64
         return float(x)
     array = np.asarray(x)
-    if array.dtype in FLOATS:
-        return array
+    if array.dtype in FLOATS:     # float32/64 of the other byte order: compared by value
+        return array.astype(array.dtype.newbyteorder("="))
     if array.dtype.kind in "iub":
         return array.astype(np.float64)
     raise GateError(gate, f"{name} has dtype {array.dtype} (shape {array.shape}); expected float32 or "
@@ -139,7 +140,7 @@ def check_axis(gate, x, axis):
 def as_floats(gate, names, *values):
     """`as_float` of each value, named by the words of ``names``: ``a, b = as_floats(self, "a b", a, b)``."""
     for value in values:
-        if type(value) is not np.ndarray or value.dtype not in FLOATS:
+        if type(value) is not np.ndarray or ((dtype := value.dtype) is not _F64 and dtype is not _F32):
             return tuple(as_float(gate, value, name) for name, value in zip(names.split(), values))
     return values                 # the usual case, decided without a call per value
 

@@ -75,16 +75,20 @@ class GradientSums:
 
 
 def run_gate(node, step, method, *args, needs=None):
-    """``method(*args)`` of the node's gate; any failure is re-raised naming the node and the pass."""
-    gate = node.gate
-    gate.needs_input_grad = needs
+    """``method(*args)`` of the node's gate; any failure is re-raised naming the node and the pass.
+
+    ``needs`` (backward only) tells the gate which inputs want a gradient, for this call alone.
+    """
+    if needs is not None:
+        node.gate.needs_input_grad = needs
     try:
         return method(*args)
     except Exception as error:
         where = node.label if step == "forward" else f"{node.label}, backward"
         raise blamed(error, where) from error
     finally:
-        gate.needs_input_grad = None   # a gate called by hand again wants all
+        if needs is not None:
+            node.gate.needs_input_grad = None   # a gate called by hand again wants all
 
 
 def as_tuple(node, parents, downstream):
