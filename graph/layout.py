@@ -52,7 +52,7 @@ def graphviz(names, parents):
     if program is None:
         return None
     ids = {name: f"n{k}" for k, name in enumerate(names)}    # DOT-safe ids, whatever the names hold
-    lines = ["digraph { rankdir=LR; ranksep=1.1; nodesep=0.45;",
+    lines = ["digraph { rankdir=LR; ranksep=1.1; nodesep=0.75;",
              '  node [shape=box, width=0.8, height=0.5, fixedsize=true, label=""];']
     lines += [f"  {ids[p]} -> {ids[name]};" for name in names for p in parents[name]]
     lines += [f"  {ids[name]};" for name in names]

@@ -67,9 +67,10 @@
     var mx = (x1 + x2) / 2;
     g.appendChild(el("path", {d: "M " + x1 + " " + y1 + " C " + mx + " " + y1 + ", " + mx + " " + y2 + ", " + x2 + " " + y2,
                               "marker-end": "url(#gg-arrow)"}));
-    // labels 60% along the curve, nearer the gate the edge feeds: edges that leave one
-    // node for several gates then keep their labels apart
-    var t = 0.6, u = 1 - t;
+    // labels halfway along an edge to the next layer, where edges converging on one gate
+    // are furthest apart; three quarters along a longer edge, where edges leaving one node
+    // for several gates have parted
+    var t = x2 - x1 > 250 ? 0.75 : 0.5, u = 1 - t;
     var lx = u * u * u * x1 + 3 * u * u * t * mx + 3 * u * t * t * mx + t * t * t * x2;
     var ly = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2;
     g.value = el("text", {x: lx, y: ly - 6, "class": "gg-value", "data-value": ""});
