@@ -163,8 +163,8 @@ def train_addition(args):
     q = data["question_length"]
     problems = np.stack([data["vocab"].encode(t) for t in data["test"]])
     answers = generate(g, problems[:, :q], problems.shape[1] - q)
-    first = data["vocab"].decode(answers[0])[::-1]
-    print(f"for example {data['test'][0][:q]} {first} (greedy decoding; exact match over the whole answer)")
+    written = data["vocab"].decode(answers[0])[::-1]      # back to the usual order
+    print(f"for example {data['test'][0][:q]}{int(written)} (greedy decoding; exact match over the whole answer)")
     print(f"test accuracy: {np.mean(np.all(answers == problems[:, q:], axis=1)):.4f}")
     return 0
 
