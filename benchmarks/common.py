@@ -48,7 +48,6 @@ def check_agreement(graph, feeds, numpy_grads, params, torch=None, torch_model=N
     ``numpy_grads(params, x, y)`` returns (loss, grads); ``torch_model(torch,
     params)`` returns (tensors, loss_of). Raises when they differ by 1e-10 or more.
     """
-    import numpy as np
     loss, grads = graph.forward(**feeds), graph.backward()
     others = [numpy_grads({k: v.copy() for k, v in params.items()}, feeds["x"], feeds["y"])]
     if torch is not None:
@@ -56,10 +55,46 @@ def check_agreement(graph, feeds, numpy_grads, params, torch=None, torch_model=N
         t_loss = loss_of(torch.tensor(feeds["x"]), torch.tensor(feeds["y"]))
         t_loss.backward()
         others.append((t_loss.item(), {k: t.grad.numpy() for k, t in tensors.items()}))
-    worst = max(max(abs(loss - other_loss), *(np.max(np.abs(grads[k] - v)) for k, v in other_grads.items()))
-                for other_loss, other_grads in others)
+    return largest_difference((loss, grads), others)
+
+
+def largest_difference(ours, others):
+    """The largest |difference| in loss or any gradient between ``ours`` and each of ``others``,
+    all (loss, {name: gradient}); raises when it is 1e-10 or more (float64 runs)."""
+    import numpy as np
+    loss, grads = ours
+    worst = max((max(abs(loss - other_loss), *(np.max(np.abs(grads[k] - v)) for k, v in other_grads.items()))
+                 for other_loss, other_grads in others), default=0.0)
     assert worst < 1e-10, f"implementations disagree by {worst}"
     return worst
+
+
+def torch_sgd(torch, loss, params, lr, inputs=()):
+    """One torch SGD step from ``loss``: backward, update ``params``, drop every gradient (inputs' too)."""
+    loss.backward()
+    with torch.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad = None
+    for x in inputs:
+        x.grad = None
+
+
+def compared(times, fns):
+    """The columns every table shares: gategraph's median and spread, its ratios to numpy and torch
+    (those timed), and its peak memory against numpy's. ``times`` maps each implementation to its
+    `interleaved` result, ``fns`` to its step."""
+    gg = times["gategraph"]["median"]
+    row = {"gategraph ms": ms(gg), "iqr": ms(times["gategraph"]["iqr"])}
+    for other in ("numpy", "torch"):
+        if other in times:
+            row[f"{other} ms"] = ms(times[other]["median"])
+            row[f"vs {other}"] = ratio(gg, times[other]["median"])
+    if "numpy" in fns:
+        gg_mem, np_mem = peak_memory(fns["gategraph"]), peak_memory(fns["numpy"])
+        row["peak MB"] = f"{gg_mem / 2**20:.1f}"
+        row["vs numpy mem"] = ratio(gg_mem, np_mem)
+    return row
 
 
 def machine_info(torch=None):

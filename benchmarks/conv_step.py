@@ -12,15 +12,14 @@ input's gradient). The three are checked to agree to 1e-10 in float64 first.
 """
 from common import (
     check_agreement,
+    compared,
     emit,
     interleaved,
     load_torch,
     machine_info,
     matmul_gflops,
-    ms,
     parse_args,
-    peak_memory,
-    ratio,
+    torch_sgd,
 )
 
 CONFIGS = [
@@ -151,15 +150,8 @@ def main():
             tx, ty = torch.from_numpy(x), torch.from_numpy(y)
             tx_grad = torch.from_numpy(x.copy()).requires_grad_()
 
-            def torch_step(x_in):
-                loss_of(x_in, ty).backward()
-                with torch.no_grad():
-                    for v in t.values():
-                        v -= lr * v.grad
-                        v.grad = None
-                x_in.grad = None
-            steps["plain"]["torch"] = lambda: torch_step(tx_grad)
-            steps["training"]["torch"] = lambda: torch_step(tx)
+            steps["plain"]["torch"] = lambda: torch_sgd(torch, loss_of(tx_grad, ty), t.values(), lr, [tx_grad])
+            steps["training"]["torch"] = lambda: torch_sgd(torch, loss_of(tx, ty), t.values(), lr)
         res = interleaved({(step, impl): fn for step, fns in steps.items() for impl, fn in fns.items()},
                           args.steps or cfg["steps"])
         N, C, H, W = cfg["shape"]
@@ -167,17 +159,10 @@ def main():
         for step, fns in steps.items():
             # conv forward, dW and (plain step only) dx; the affine layer's three products
             flops = (3 if step == "plain" else 2) * 2 * N * H * W * F * C * 9 + 6 * N * F * H * W // 4 * 10
-            gg, np_t = res[(step, "gategraph")]["median"], res[(step, "numpy")]["median"]
-            row = {"config": cfg["name"], "dtype": cfg["dtype"], "step": step, "gategraph ms": ms(gg),
-                   "iqr": ms(res[(step, "gategraph")]["iqr"]), "numpy ms": ms(np_t), "vs numpy": ratio(gg, np_t),
-                   "GFLOP/s": f"{flops / gg / 1e9:.1f} ({100 * flops / gg / 1e9 / rates[cfg['dtype']]:.0f}%)"}
-            if torch is not None:
-                row["torch ms"] = ms(res[(step, "torch")]["median"])
-                row["vs torch"] = ratio(gg, res[(step, "torch")]["median"])
-            gg_mem = peak_memory(fns["gategraph"])
-            row["peak MB"] = f"{gg_mem / 2**20:.1f}"
-            row["vs numpy mem"] = ratio(gg_mem, peak_memory(fns["numpy"]))
-            rows.append(row)
+            gg = res[(step, "gategraph")]["median"]
+            rows.append({"config": cfg["name"], "dtype": cfg["dtype"], "step": step,
+                         **compared({impl: res[(step, impl)] for impl in fns}, fns),
+                         "GFLOP/s": f"{flops / gg / 1e9:.1f} ({100 * flops / gg / 1e9 / rates[cfg['dtype']]:.0f}%)"})
         print(f"... {cfg['name']} {cfg['dtype']} done", flush=True)
     emit(args, "conv net SGD step (median of interleaved steps)", info, rows,
          ["config", "dtype", "step", "gategraph ms", "iqr", "numpy ms", "torch ms", "vs numpy", "vs torch",

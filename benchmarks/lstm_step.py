@@ -9,7 +9,7 @@ written the way "Deep Learning from Scratch 2" writes ``TimeEmbedding``, ``TimeL
 All three start from the same weights and batch; before timing, their loss and
 gradients are checked to agree to 1e-10 in float64.
 """
-from common import emit, interleaved, load_torch, machine_info, ms, parse_args, peak_memory, ratio
+from common import compared, emit, interleaved, largest_difference, load_torch, machine_info, parse_args, torch_sgd
 
 N, T, V, E, H = 32, 35, 64, 64, 128
 
@@ -95,15 +95,6 @@ def torch_model(torch, params):
     return modules, loss_of, grads_of
 
 
-def torch_step(torch, modules, loss_of, x, y, lr):
-    loss = loss_of(x, y)
-    loss.backward()
-    with torch.no_grad():
-        for p in modules.parameters():
-            p -= lr * p.grad
-            p.grad = None
-
-
 def data(dtype):
     import numpy as np
 
@@ -123,10 +114,7 @@ def verify(torch):
         t_loss = loss_of(torch.from_numpy(x), torch.from_numpy(y))
         t_loss.backward()
         others.append((t_loss.item(), {k: get().numpy() for k, get in grads_of.items()}))
-    worst = max(max(abs(loss - other_loss), *(np.max(np.abs(grads[k] - v)) for k, v in other_grads.items()))
-                for other_loss, other_grads in others)
-    assert worst < 1e-10, f"implementations disagree by {worst}"
-    return worst
+    return largest_difference((loss, grads), others)
 
 
 def main():
@@ -151,18 +139,8 @@ def main():
         if torch is not None:
             modules, loss_of, _ = torch_model(torch, g.params)
             tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-            candidates["torch"] = lambda: torch_step(torch, modules, loss_of, tx, ty, lr)
-        t = interleaved(candidates, args.steps or 60)
-        gg = t["gategraph"]["median"]
-        row = {"dtype": dtype_name, "gategraph ms": ms(gg), "iqr": ms(t["gategraph"]["iqr"]),
-               "numpy ms": ms(t["numpy"]["median"]), "vs numpy": ratio(gg, t["numpy"]["median"])}
-        if torch is not None:
-            row["torch ms"] = ms(t["torch"]["median"])
-            row["vs torch"] = ratio(gg, t["torch"]["median"])
-        gg_mem, np_mem = peak_memory(gg_step), peak_memory(lambda: numpy_step(params, x, y, lr))
-        row["peak MB"] = f"{gg_mem / 2**20:.1f}"
-        row["vs numpy mem"] = ratio(gg_mem, np_mem)
-        rows.append(row)
+            candidates["torch"] = lambda: torch_sgd(torch, loss_of(tx, ty), modules.parameters(), lr)
+        rows.append({"dtype": dtype_name, **compared(interleaved(candidates, args.steps or 60), candidates)})
         print(f"... {dtype_name} done", flush=True)
     columns = ["dtype", "gategraph ms", "iqr", "numpy ms", "torch ms", "vs numpy", "vs torch", "peak MB",
                "vs numpy mem"]

@@ -11,15 +11,14 @@ batch; before timing, their loss and gradients are checked to agree to 1e-10 in 
 """
 from common import (
     check_agreement,
+    compared,
     emit,
     interleaved,
     load_torch,
     machine_info,
     matmul_gflops,
-    ms,
     parse_args,
-    peak_memory,
-    ratio,
+    torch_sgd,
 )
 
 CONFIGS = {
@@ -78,16 +77,6 @@ def torch_model(torch, params):
     return tensors, loss_of
 
 
-def torch_step(torch, tensors, loss_of, x, y, lr):
-    loss = loss_of(x, y)
-    loss.backward()
-    with torch.no_grad():
-        for t in tensors.values():
-            t -= lr * t.grad
-            t.grad = None
-    x.grad = None      # the plain step's input gradient, computed and dropped as the others'
-
-
 def verify(torch):
     """Same loss and gradients, to 1e-10, from all three in float64."""
     import numpy as np
@@ -136,25 +125,18 @@ def main():
             if torch is not None:
                 tensors, loss_of = torch_model(torch, plain.params)
                 tx, tx_grad, ty = torch.from_numpy(x), torch.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(y)
-                steps["plain"]["torch"] = lambda: torch_step(torch, tensors, loss_of, tx_grad, ty, lr)
-                steps["training"]["torch"] = lambda: torch_step(torch, tensors, loss_of, tx, ty, lr)
+                steps["plain"]["torch"] = lambda: torch_sgd(torch, loss_of(tx_grad, ty), tensors.values(), lr,
+                                                            [tx_grad])
+                steps["training"]["torch"] = lambda: torch_sgd(torch, loss_of(tx, ty), tensors.values(), lr)
             times = interleaved({(step, impl): fn for step, fns in steps.items() for impl, fn in fns.items()},
                                 args.steps or cfg["steps"])
             flops = 6 * cfg["batch"] * sum(a * b for a, b in zip(cfg["sizes"][:-1], cfg["sizes"][1:]))
             for step, fns in steps.items():
-                gg, np_t = times[(step, "gategraph")]["median"], times[(step, "numpy")]["median"]
-                row = {"config": name, "dtype": dtype_name, "step": step,
-                       "shapes": f"{cfg['batch']}x{'-'.join(map(str, cfg['sizes']))}",
-                       "gategraph ms": ms(gg), "iqr": ms(times[(step, "gategraph")]["iqr"]), "numpy ms": ms(np_t),
-                       "vs numpy": ratio(gg, np_t),
-                       "GFLOP/s": f"{flops / gg / 1e9:.1f} ({100 * flops / gg / 1e9 / rate[dtype_name]:.0f}%)"}
-                if torch is not None:
-                    row["torch ms"] = ms(times[(step, "torch")]["median"])
-                    row["vs torch"] = ratio(gg, times[(step, "torch")]["median"])
-                gg_mem, np_mem = peak_memory(fns["gategraph"]), peak_memory(fns["numpy"])
-                row["peak MB"] = f"{gg_mem / 2**20:.1f}"
-                row["vs numpy mem"] = ratio(gg_mem, np_mem)
-                rows.append(row)
+                gg = times[(step, "gategraph")]["median"]
+                rows.append({"config": name, "dtype": dtype_name, "step": step,
+                             "shapes": f"{cfg['batch']}x{'-'.join(map(str, cfg['sizes']))}",
+                             **compared({impl: times[(step, impl)] for impl in fns}, fns),
+                             "GFLOP/s": f"{flops / gg / 1e9:.1f} ({100 * flops / gg / 1e9 / rate[dtype_name]:.0f}%)"})
             print(f"... {name} {dtype_name} done", flush=True)
     columns = ["config", "dtype", "step", "shapes", "gategraph ms", "iqr", "numpy ms", "torch ms", "vs numpy",
                "vs torch", "GFLOP/s", "peak MB", "vs numpy mem"]

@@ -54,6 +54,16 @@ def _time_major_products(x, Wx, b):
     return out.reshape(T, N, -1)
 
 
+def _input_and_weight_gradients(gate, d_input_side, d_hidden_side):
+    """dx, dWx and dWh of a recurrent layer, from the gradients at every step's x_t Wx (+ b) and
+    h_{t-1} Wh (+ b): (T * N, k H) rows in time-major order. Three products, no loop over t."""
+    N, T, _ = gate.x.shape
+    dx = _from_time_major(d_input_side @ gate.Wx.T, N, T) if gate.wants_grad(0) else None
+    dWx = _time_major(gate.x).T @ d_input_side
+    dWh = _time_major(_previous(gate.h0, gate.hs)).T @ d_hidden_side
+    return dx, dWx, dWh
+
+
 def _previous(h0, hs):
     """The state entering each step: (N, T, H), h0 first, then every h but the last."""
     return np.concatenate([np.broadcast_to(h0, hs[:, 0].shape)[:, None], hs[:, :-1]], axis=1)
@@ -85,11 +95,11 @@ class RNN(Gate):
         x, h0, Wx, Wh, b = as_floats(self, "x h0 Wx Wh b", x, h0, Wx, Wh, b)
         x = _check(self, x, h0, Wx, Wh, 1, (b,))
         N, T, _ = x.shape
-        xw = (x.reshape(N * T, -1) @ Wx + b).reshape(N, T, -1)
-        self.hs = np.empty_like(xw)
+        xw = _time_major_products(x, Wx, b)
+        self.hs = np.empty((N, T, xw.shape[2]), xw.dtype)
         h = np.broadcast_to(h0, (N, np.shape(Wh)[0]))
         for t in range(T):
-            h = self.hs[:, t] = np.tanh(xw[:, t] + h @ Wh)
+            h = self.hs[:, t] = np.tanh(xw[t] + h @ Wh)
         self.x, self.h0, self.Wx, self.Wh = x, h0, Wx, Wh
         self.final_h = self.hs[:, -1].copy()
         return self.hs
@@ -97,16 +107,14 @@ class RNN(Gate):
     def backward(self, dout):
         dout = cast_like(dout, self.hs)
         N, T, H = self.hs.shape
-        dts = np.empty_like(self.hs)       # gradient at each step's tanh input
+        dts = np.empty((T, N, H), self.hs.dtype)      # gradient at each step's tanh input
         dh_next = np.zeros((N, H), self.hs.dtype)
         for t in reversed(range(T)):
             h = self.hs[:, t]
-            dt = dts[:, t] = (dout[:, t] + dh_next) * (1 - h * h)
+            dt = dts[t] = (dout[:, t] + dh_next) * (1 - h * h)
             dh_next = dt @ self.Wh.T
-        dts2 = dts.reshape(N * T, H)
-        dx = (dts2 @ self.Wx.T).reshape(self.x.shape) if self.wants_grad(0) else None
-        dWx = self.x.reshape(N * T, -1).T @ dts2
-        dWh = _previous(self.h0, self.hs).reshape(N * T, H).T @ dts2
+        dts2 = dts.reshape(T * N, H)
+        dx, dWx, dWh = _input_and_weight_gradients(self, dts2, dts2)
         return dx, unbroadcast(dh_next, np.shape(self.h0)), dWx, dWh, dts2.sum(axis=0)
 
 
@@ -175,9 +183,7 @@ class LSTM(Gate):
             dh_next = da @ self.Wh.T
             dc *= a[:, H:2 * H]                                                         # dc_{t-1} = dc_t f_t
         das2 = das.reshape(T * N, 4 * H)
-        dx = _from_time_major(das2 @ self.Wx.T, N, T) if self.wants_grad(0) else None
-        dWx = _time_major(self.x).T @ das2
-        dWh = _time_major(_previous(self.h0, self.hs)).T @ das2
+        dx, dWx, dWh = _input_and_weight_gradients(self, das2, das2)
         return (dx, unbroadcast(dh_next, np.shape(self.h0)), unbroadcast(dc, np.shape(self.c0)),
                 dWx, dWh, das2.sum(axis=0))
 
@@ -196,18 +202,18 @@ class GRU(Gate):
         x = _check(self, x, h0, Wx, Wh, 3, (bx, bh))
         N, T, _ = x.shape
         H = np.shape(Wh)[0]
-        xw = (x.reshape(N * T, -1) @ Wx + bx).reshape(N, T, 3 * H)
-        self.acts = np.empty_like(xw)                 # r, z, n of every step
-        self.hw_n = np.empty((N, T, H), xw.dtype)     # h_{t-1} Wh_n + bh_n, which r multiplies
-        self.hs = np.empty((N, T, H), xw.dtype)
+        # time-major, as in LSTM: the input products of every step become r, z, n in place
+        self.acts = _time_major_products(x, Wx, bx)
+        self.hw_n = np.empty((T, N, H), self.acts.dtype)     # h_{t-1} Wh_n + bh_n, which r multiplies
+        self.hs = np.empty((N, T, H), self.acts.dtype)
         h = np.broadcast_to(h0, (N, H))
         for t in range(T):
-            hw = h @ Wh + bh
-            act = self.acts[:, t]
-            expit(xw[:, t, :2 * H] + hw[:, :2 * H], out=act[:, :2 * H])
-            r, z = act[:, :H], act[:, H:2 * H]
-            self.hw_n[:, t] = hw[:, 2 * H:]
-            n = act[:, 2 * H:] = np.tanh(xw[:, t, 2 * H:] + r * hw[:, 2 * H:])
+            a, hw = self.acts[t], h @ Wh + bh
+            a[:, :2 * H] += hw[:, :2 * H]
+            expit(a[:, :2 * H], out=a[:, :2 * H])
+            r, z = a[:, :H], a[:, H:2 * H]
+            self.hw_n[t] = hw[:, 2 * H:]
+            n = a[:, 2 * H:] = np.tanh(a[:, 2 * H:] + r * hw[:, 2 * H:])
             h = self.hs[:, t] = n + z * (h - n)
         self.x, self.h0, self.Wx, self.Wh = x, h0, Wx, Wh
         self.final_h = self.hs[:, -1].copy()
@@ -219,21 +225,20 @@ class GRU(Gate):
         dxa = np.empty_like(self.acts)     # gradient at x Wx + bx, per block
         dha = np.empty_like(self.acts)     # gradient at h Wh + bh, per block
         dh_next = np.zeros((N, H), self.hs.dtype)
+        h0 = np.broadcast_to(self.h0, (N, H))
         for t in reversed(range(T)):
-            act = self.acts[:, t]
-            r, z, n = act[:, :H], act[:, H:2 * H], act[:, 2 * H:]
-            h_prev = self.hs[:, t - 1] if t else np.broadcast_to(self.h0, (N, H))
+            a = self.acts[t]
+            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+            h_prev = self.hs[:, t - 1] if t else h0
             dh = dout[:, t] + dh_next
             da_n = dh * (1 - z) * (1 - n * n)
-            da_r = da_n * self.hw_n[:, t] * r * (1 - r)
-            da_z = dh * (h_prev - n) * z * (1 - z)
-            dxa[:, t, :H], dxa[:, t, H:2 * H], dxa[:, t, 2 * H:] = da_r, da_z, da_n
-            dha[:, t, :2 * H] = dxa[:, t, :2 * H]
-            dha[:, t, 2 * H:] = da_n * r
-            dh_next = dh * z + dha[:, t] @ self.Wh.T
-        dxa2, dha2 = dxa.reshape(N * T, 3 * H), dha.reshape(N * T, 3 * H)
-        dx = (dxa2 @ self.Wx.T).reshape(self.x.shape) if self.wants_grad(0) else None
-        dWx = self.x.reshape(N * T, -1).T @ dxa2
-        dWh = _previous(self.h0, self.hs).reshape(N * T, H).T @ dha2
+            dxa[t, :, :H] = da_n * self.hw_n[t] * r * (1 - r)
+            dxa[t, :, H:2 * H] = dh * (h_prev - n) * z * (1 - z)
+            dxa[t, :, 2 * H:] = da_n
+            dha[t, :, :2 * H] = dxa[t, :, :2 * H]
+            dha[t, :, 2 * H:] = da_n * r
+            dh_next = dh * z + dha[t] @ self.Wh.T
+        dxa2, dha2 = dxa.reshape(T * N, 3 * H), dha.reshape(T * N, 3 * H)
+        dx, dWx, dWh = _input_and_weight_gradients(self, dxa2, dha2)
         return (dx, unbroadcast(dh_next, np.shape(self.h0)), dWx, dWh, dxa2.sum(axis=0),
                 dha2.sum(axis=0))

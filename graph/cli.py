@@ -148,18 +148,10 @@ def train_addition(args):
     print(f"data: {len(data['train'])} train / {len(data['val'])} validation / {len(data['test'])} test "
           f"problems like {data['train'][0][:6]!r} -> {data['train'][0][6:]!r} (answers written reversed, "
           "ones digit first)", flush=True)
-    start = time.perf_counter()
     trainer = Trainer(g, optimizer, batch_size=args.batch_size or 64, epochs=args.epochs or 12,
                       lr_decay=args.lr_decay or 0.9, patience=args.patience,
                       seed=args.seed, progress="silent" if args.quiet else "bar", clip=5.0)
-    history = trainer.fit(data["x_train"], data["y_train"], data["x_val"], data["y_val"])
-    seconds = time.perf_counter() - start
-    g.save(args.out)
-    print(f"best validation accuracy (answer digits) {trainer.best_val_acc:.4f} at epoch {trainer.best_epoch} "
-          f"of {len(history['loss'])}; {seconds:.1f} s; params saved to {args.out}")
-    if args.plot:
-        _plot(history, args.plot)
-        print(f"curves saved to {args.plot}")
+    _fit_and_save(g, trainer, data, args, "validation accuracy (answer digits)")
     q = data["question_length"]
     problems = np.stack([data["vocab"].encode(t) for t in data["test"]])
     answers = generate(g, problems[:, :q], problems.shape[1] - q)
@@ -193,19 +185,24 @@ def train_digits(args):
     print(f"model: {model}, softmax loss, L2 {l2:g}; {args.optimizer} lr {lr:g}, {args.dtype}")
     print(f"data: {len(data['y_train'])} train / {len(data['y_val'])} validation / "
           f"{len(data['y_test'])} test digits (split seed {args.seed})", flush=True)
-    start = time.perf_counter()
     trainer = Trainer(g, optimizer, batch_size=args.batch_size or 16, epochs=epochs, lr_decay=args.lr_decay or 0.98,
                       patience=args.patience, seed=args.seed, progress=progress)
+    _fit_and_save(g, trainer, data, args, "validation accuracy")
+    print(f"test accuracy: {accuracy(g, data['x_test'], data['y_test']):.4f}")
+    return 0
+
+
+def _fit_and_save(g, trainer, data, args, measure):
+    """Train on the split's train part, save the params, and say how it went (and plot it if asked)."""
+    start = time.perf_counter()
     history = trainer.fit(data["x_train"], data["y_train"], data["x_val"], data["y_val"])
     seconds = time.perf_counter() - start
     g.save(args.out)
-    print(f"best validation accuracy {trainer.best_val_acc:.4f} at epoch {trainer.best_epoch} "
+    print(f"best {measure} {trainer.best_val_acc:.4f} at epoch {trainer.best_epoch} "
           f"of {len(history['loss'])}; {seconds:.1f} s; params saved to {args.out}")
     if args.plot:
         _plot(history, args.plot)
         print(f"curves saved to {args.plot}")
-    print(f"test accuracy: {accuracy(g, data['x_test'], data['y_test']):.4f}")
-    return 0
 
 
 def _plot(history, path):

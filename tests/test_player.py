@@ -12,31 +12,12 @@ from graph.training.networks import mlp
 from losses import SoftmaxWithLoss
 
 
-def seed_graph():
-    g = ComputationalGraph()
-    x, y, z = g.input("x"), g.input("y"), g.input("z")
-    ((x + y).named("q") * z).named("f")
-    g.forward(x=-2.0, y=5.0, z=-4.0)
-    g.backward()
-    return g
-
-
-def branch_graph():
-    """e = (a + a b) a: a feeds three gates, so its gradient is a sum of three parts."""
-    g = ComputationalGraph()
-    a, b = g.input("a"), g.input("b")
-    (((a + (a * b).named("c")).named("d")) * a).named("e")
-    g.forward(a=2.0, b=3.0)
-    g.backward()
-    return g
-
-
 def steps_of(player, kind):
     return [s for s in player.steps if s["kind"] == kind]
 
 
-def test_forward_steps_follow_the_topological_order_and_carry_the_values():
-    g = seed_graph()
+def test_forward_steps_follow_the_topological_order_and_carry_the_values(seed_graph):
+    g = seed_graph
     player = g.step_through()
     forward = steps_of(player, "forward")
     assert [s["node"] for s in forward] == [n.name for n in g.nodes_topologically_sorted() if n.kind == "gate"]
@@ -45,8 +26,8 @@ def test_forward_steps_follow_the_topological_order_and_carry_the_values():
     assert q["output"]["scalar"] == g.value("q") == 3.0
 
 
-def test_backward_steps_run_from_the_output_with_upstream_local_and_downstream():
-    g = seed_graph()
+def test_backward_steps_run_from_the_output_with_upstream_local_and_downstream(seed_graph):
+    g = seed_graph
     player = g.step_through()
     backward = steps_of(player, "backward")
     assert [s["node"] for s in backward] == ["f", "q"]
@@ -58,8 +39,8 @@ def test_backward_steps_run_from_the_output_with_upstream_local_and_downstream()
     assert not steps_of(player, "sum")
 
 
-def test_a_node_feeding_several_gates_gets_a_sum_step_after_its_last_part():
-    g = branch_graph()
+def test_a_node_feeding_several_gates_gets_a_sum_step_after_its_last_part(branch_graph):
+    g = branch_graph
     player = g.step_through()
     sums = steps_of(player, "sum")
     assert [s["node"] for s in sums] == ["a"]
@@ -79,8 +60,8 @@ def test_a_gate_that_uses_one_input_twice_sums_both_parts():
     assert [p["from"] for p in total["parts"]] == ["square", "square"] and total["total"]["scalar"] == 6.0
 
 
-def test_check_true_records_each_gate_s_numerical_check():
-    player = branch_graph().step_through(check=True)
+def test_check_true_records_each_gate_s_numerical_check(branch_graph):
+    player = branch_graph.step_through(check=True)
     assert all(s["check"]["passed"] for s in steps_of(player, "backward"))
 
     class WrongSquare(G.Gate):
@@ -111,8 +92,8 @@ def test_tensors_are_summarised_never_spelled_out(rng):
     assert {s["node"] for s in steps_of(player, "sum")} == set()
 
 
-def test_the_player_needs_a_kept_backward():
-    g = seed_graph()
+def test_the_player_needs_a_kept_backward(seed_graph):
+    g = seed_graph
     g.forward(x=1.0, y=2.0, z=3.0)
     with pytest.raises(RuntimeError, match="run forward and backward"):
         g.step_through()
@@ -121,8 +102,8 @@ def test_the_player_needs_a_kept_backward():
         g.step_through()
 
 
-def test_the_page_keeps_the_steps_as_json_and_loads_nothing(tmp_path):
-    player = branch_graph().step_through()
+def test_the_page_keeps_the_steps_as_json_and_loads_nothing(tmp_path, branch_graph):
+    player = branch_graph.step_through()
     page = player.save(tmp_path / "player.html").read_text()
     found = re.search(r'<script type="application/json" id="gategraph-steps">(.*?)</script>', page, re.S)
     assert json.loads(found.group(1)) == player.steps
@@ -143,13 +124,13 @@ def test_names_that_look_like_markup_cannot_break_the_page():
     assert "<\\/script><b>" in page
 
 
-def test_inline_in_a_notebook_is_an_isolated_iframe():
-    shown = seed_graph().step_through()._repr_html_()
+def test_inline_in_a_notebook_is_an_isolated_iframe(seed_graph):
+    shown = seed_graph.step_through()._repr_html_()
     assert shown.startswith("<iframe srcdoc=") and "&lt;script" in shown
 
 
-def test_layered_layout_puts_parents_left_of_children():
-    g = branch_graph()
+def test_layered_layout_puts_parents_left_of_children(branch_graph):
+    g = branch_graph
     order = [n.name for n in g.nodes_topologically_sorted()]
     parents = {n.name: list(n.input_names) for n in g.nodes}
     positions = layout.layered(order, parents)
@@ -159,17 +140,17 @@ def test_layered_layout_puts_parents_left_of_children():
     assert len(set(positions.values())) == len(positions)
 
 
-def test_without_graphviz_the_player_lays_the_graph_out_itself(monkeypatch):
+def test_without_graphviz_the_player_lays_the_graph_out_itself(monkeypatch, seed_graph):
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    g = seed_graph()
+    g = seed_graph
     assert g.step_through().picture()["layout"] == "layered"
     with pytest.raises(RuntimeError, match="apt-get install graphviz"):
         g.step_through(layout="graphviz").picture()
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (apt-get install graphviz)")
-def test_with_graphviz_the_player_uses_its_layout():
-    picture = seed_graph().step_through().picture()
+def test_with_graphviz_the_player_uses_its_layout(seed_graph):
+    picture = seed_graph.step_through().picture()
     assert picture["layout"] == "graphviz"
     xs = {n["name"]: n["x"] for n in picture["nodes"]}
     assert xs["x"] < xs["q"] < xs["f"]

@@ -11,7 +11,6 @@ import shutil
 import numpy as np
 import pytest
 
-from graph import ComputationalGraph
 from graph.training.networks import convnet, mlp
 
 pytestmark = pytest.mark.browser
@@ -82,27 +81,11 @@ class Page:
         self.page.close()
 
 
-def _seed():
-    g = ComputationalGraph()
-    x, y, z = g.input("x"), g.input("y"), g.input("z")
-    ((x + y).named("q") * z).named("f")
-    g.forward(x=-2.0, y=5.0, z=-4.0)
-    g.backward()
-    return g
-
-
-def _branch():
-    g = ComputationalGraph()
-    a, b = g.input("a"), g.input("b")
-    (((a + (a * b).named("c")).named("d")) * a).named("e")
-    g.forward(a=2.0, b=3.0)
-    g.backward()
-    return g
 
 
 @pytest.mark.parametrize("layout", ["layered", "auto"])
-def test_seed_graph_steps_forward_and_back_with_buttons_and_keys(browser, tmp_path, layout):
-    g = _seed()
+def test_seed_graph_steps_forward_and_back_with_buttons_and_keys(browser, tmp_path, layout, seed_graph):
+    g = seed_graph
     page = Page(browser, g, tmp_path / "seed.html", layout=layout)
     steps = page.player.steps
     assert page.current() == "q" and page.counter() == "step 1 / 4"
@@ -131,8 +114,8 @@ def test_seed_graph_steps_forward_and_back_with_buttons_and_keys(browser, tmp_pa
     page.close()
 
 
-def test_a_sum_step_shows_each_part_and_their_sum(browser, tmp_path):
-    g = _branch()
+def test_a_sum_step_shows_each_part_and_their_sum(browser, tmp_path, branch_graph):
+    g = branch_graph
     page = Page(browser, g, tmp_path / "branch.html", check=True)
     page.page.keyboard.press("End")
     assert page.current() == "a" and page.page.get_attribute("[data-panel]", "data-step-kind") == "sum"
