@@ -1,4 +1,6 @@
 """The `Gate` base class and the helpers every gate shares."""
+import math
+
 import numpy as np
 
 
@@ -99,8 +101,10 @@ def all_finite(array):
     """
     if array.dtype.kind in "iub":
         return True
-    if array.size < 1 << 14:    # small: the direct test is cheaper than entering errstate
-        return bool(np.isfinite(array).all())
+    if array.size < 1 << 14:
+        # small: one reduction, cheaper than entering errstate; a sum is finite whenever every
+        # element is, so only a NaN/inf sum (or one that overflowed) needs the elementwise test
+        return math.isfinite(np.add.reduce(array, axis=None)) or bool(np.isfinite(array).all())
     flat = array.reshape(-1)
     with np.errstate(over="ignore"):    # an overflowing square is the case the fallback settles
         squares = np.dot(flat, flat)

@@ -5,6 +5,8 @@ import numpy as np
 
 from gates.base import FLOATS, all_finite
 
+_NO_STATE = {}    # what a param without state has: looked up, never written
+
 #: elements per slice of an update: its temporaries stay small (and in cache)
 #: instead of costing a whole param's size at the step's memory peak
 CHUNK = 1 << 16
@@ -89,7 +91,7 @@ class Optimizer:
         if not all_finite(np.asarray(grad)):
             raise FloatingPointError(f"{type(self).__name__}.step, param {name!r}: the gradient holds NaN or inf; "
                                      "no param was changed")
-        for key, slot in self.state.get(name, {}).items():
+        for key, slot in self.state.get(name, _NO_STATE).items():
             if isinstance(slot, np.ndarray) and slot.shape != param.shape:
                 raise ValueError(f"{type(self).__name__}.step, param {name!r}: this optimizer keeps {key!r} of "
                                  f"shape {slot.shape} for a param of this name, but the param has shape "
