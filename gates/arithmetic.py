@@ -1,7 +1,7 @@
 """Elementwise arithmetic, reductions and matrix products."""
 import numpy as np
 
-from .base import Gate, GateError, as_float, as_floats, cast_like, check_axis, unbroadcast
+from .base import Gate, GateError, as_float, as_floats, as_operands, cast_like, check_axis, unbroadcast
 
 
 def _broadcast(gate, op, a, b):
@@ -22,7 +22,7 @@ class Add(Gate):
     rule = "d/d{0} = 1, d/d{1} = 1 (distributor)"
 
     def forward(self, a, b):
-        a, b = as_floats(self, "a b", a, b)
+        a, b = as_operands(self, "a b", a, b)
         out = _broadcast(self, np.add, a, b)
         self.a_shape, self.b_shape, self.dtype = np.shape(a), np.shape(b), np.result_type(out)
         return out
@@ -39,7 +39,7 @@ class Subtract(Gate):
     rule = "d/d{0} = 1, d/d{1} = -1"
 
     def forward(self, a, b):
-        a, b = as_floats(self, "a b", a, b)
+        a, b = as_operands(self, "a b", a, b)
         out = _broadcast(self, np.subtract, a, b)
         self.a_shape, self.b_shape, self.dtype = np.shape(a), np.shape(b), np.result_type(out)
         return out
@@ -56,7 +56,7 @@ class Multiply(Gate):
     rule = "d/d{0} = {1}, d/d{1} = {0} (swapper)"
 
     def forward(self, a, b):
-        a, b = as_floats(self, "a b", a, b)
+        a, b = as_operands(self, "a b", a, b)
         out = _broadcast(self, np.multiply, a, b)
         self.a, self.b, self.dtype = a, b, np.result_type(out)
         return out
@@ -73,7 +73,7 @@ class Divide(Gate):
     rule = "d/d{0} = 1/{1}, d/d{1} = -{0}/{1}^2"
 
     def forward(self, a, b):
-        a, b = as_floats(self, "a b", a, b)
+        a, b = as_operands(self, "a b", a, b)
         self.out = _broadcast(self, np.divide, a, b)
         self.b = b
         self.a_shape = np.shape(a)
@@ -92,7 +92,7 @@ class Max(Gate):
     rule = "1 to the larger of {0} and {1}, 0 to the other (router); 1/2 each at a tie"
 
     def forward(self, a, b):
-        a, b = as_floats(self, "a b", a, b)
+        a, b = as_operands(self, "a b", a, b)
         out = _broadcast(self, np.maximum, a, b)
         self.a_shape, self.b_shape = np.shape(a), np.shape(b)
         dtype = np.result_type(out)
@@ -231,7 +231,6 @@ class MatMul(Gate):
 
     def forward(self, a, b):
         a, b = as_floats(self, "a b", a, b)
-        a, b = np.asarray(a), np.asarray(b)
         try:
             out = np.matmul(a, b)
         except ValueError:

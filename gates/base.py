@@ -120,13 +120,9 @@ def as_float(gate, x, name="x"):
     """
     if type(x) is np.ndarray and ((dtype := x.dtype) is _F64 or dtype is _F32):
         return x                  # the usual case, kept cheap: it runs in every forward
-    if type(x) in (float, int, bool):
-        # a Python number stays one: numpy's promotion treats it as weak (float32 * 0.5 is
-        # float32), where a 0-d float64 array would promote float32 to float64
-        return float(x)
     array = np.asarray(x)
-    if array.dtype in FLOATS:     # float32/64 of the other byte order: compared by value
-        return array.astype(array.dtype.newbyteorder("="))
+    if array.dtype in FLOATS:     # compared by value: float32/64 of the other byte order too
+        return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
     if array.dtype.kind in "iub":
         return array.astype(np.float64)
     raise GateError(gate, f"{name} has dtype {array.dtype} (shape {array.shape}); expected float32 or "
@@ -147,6 +143,20 @@ def as_floats(gate, names, *values):
         if type(value) is not np.ndarray or ((dtype := value.dtype) is not _F64 and dtype is not _F32):
             return tuple(as_float(gate, value, name) for name, value in zip(names.split(), values))
     return values                 # the usual case, decided without a call per value
+
+
+def as_operands(gate, names, *values):
+    """`as_floats` for the operands of an elementwise gate, but a Python number stays one.
+
+    numpy's promotion treats a Python number as weak (float32 * 0.5 is float32), where a
+    0-d float64 array would promote float32 to float64: ``x * 0.5`` in a float32 graph
+    must stay float32. Gates that read an input's shape take `as_floats` instead.
+    """
+    for value in values:
+        if type(value) is not np.ndarray or ((dtype := value.dtype) is not _F64 and dtype is not _F32):
+            return tuple(float(value) if type(value) in (float, int, bool) else as_float(gate, value, name)
+                         for name, value in zip(names.split(), values))
+    return values                 # the usual case, as in as_floats
 
 
 def cast_like(dout, like):

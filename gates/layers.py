@@ -107,11 +107,10 @@ class Dropout(Gate):
         if not self.training or self.p == 0:
             self.mask = None
             return x
-        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
-        uniform = self.rng.random(x.shape, dtype=np.float32 if dtype == np.float32 else np.float64)
+        uniform = self.rng.random(x.shape, dtype=x.dtype)      # float32 or float64, as_float made sure
         # p == 1 drops everything; dividing by 1 - p = 0 would make NaNs of the zeros
         scale = 0.0 if self.p == 1 else 1.0 / (1.0 - self.p)
-        self.mask = (uniform >= self.p) * dtype.type(scale)
+        self.mask = (uniform >= self.p) * x.dtype.type(scale)
         return x * self.mask
 
     def backward(self, dout):
@@ -173,7 +172,7 @@ class BatchNorm(Gate):
             var = self.running_var.astype(x.dtype, copy=False)
         self.inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
         self.xhat = (x - mean.reshape(self.bshape)) * self.inv_std.reshape(self.bshape)
-        self.gamma = np.asarray(gamma)
+        self.gamma = gamma
         return self.xhat * self.gamma.reshape(self.bshape) + np.reshape(beta, self.bshape)
 
     def backward(self, dout):

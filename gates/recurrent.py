@@ -9,15 +9,15 @@ Weight layouts follow PyTorch: ``Wx = weight_ih.T``, ``Wh = weight_hh.T``.
 import numpy as np
 from scipy.special import expit
 
-from .base import Gate, GateError, as_float, as_floats, cast_like, unbroadcast
+from .base import Gate, GateError, as_floats, cast_like, unbroadcast
 
 
 def _check(gate, x, h0, Wx, Wh, blocks, biases):
     """Shapes of x (N, T, D), h0 (N, H), Wx (D, k H), Wh (H, k H), biases (k H,), or a GateError.
 
     h0 may also be (H,) or (1, H), broadcast over the batch (a zero or learned initial state).
+    The inputs are float arrays already (`as_floats` in each forward).
     """
-    x = as_float(gate, x)
     if x.ndim != 3 or 0 in x.shape:
         raise GateError(gate, f"x has shape {x.shape}; expected (N, T, D) with N, T, D > 0 "
                               "(a sequence of length 0 has nothing to run over)")
@@ -76,7 +76,7 @@ class RNNStep(Gate):
 
     def forward(self, x, h_prev, Wx, Wh, b):
         x, h_prev, Wx, Wh, b = as_floats(self, "x h_prev Wx Wh b", x, h_prev, Wx, Wh, b)
-        _check(self, np.asarray(x)[:, None], h_prev, Wx, Wh, 1, (b,))
+        _check(self, x[:, None], h_prev, Wx, Wh, 1, (b,))
         self.x, self.h_prev, self.Wx, self.Wh = x, h_prev, Wx, Wh
         self.h = np.tanh(x @ Wx + h_prev @ Wh + b)
         return self.h

@@ -127,7 +127,7 @@ class Slice(Gate):
             out = x[self.index]
         except IndexError as error:
             raise GateError(self, f"x has shape {x.shape}; index {self.index!r} does not fit ({error})") from None
-        self.x_shape, self.dtype = x.shape, x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+        self.x_shape, self.dtype = x.shape, x.dtype
         return out
 
     def backward(self, dout):

@@ -424,3 +424,15 @@ def test_the_fast_finiteness_test_is_exact(dtype):
         big[8] = bad
         assert not all_finite(big) and not all_finite(big[::2][:, None])
         big[8] = 1.0
+
+
+@pytest.mark.parametrize("gate, expected", [
+    (G.Sum(), "3.0"), (G.Dropout(0.5, seed=0), None), (G.Tanh(), None),
+    (G.Flatten(), "Flatten: x is a scalar"), (G.Softmax(), "Softmax: x is a scalar")])
+def test_a_python_number_reaches_every_gate_as_an_array(gate, expected):
+    if expected and not expected[0].isdigit():
+        with pytest.raises(ValueError, match=expected):
+            gate.forward(3.0)
+        return
+    out = gate.forward(3.0)
+    assert np.ndim(out) == 0 and (expected is None or str(float(out)) == expected)
