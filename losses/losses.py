@@ -2,7 +2,7 @@
 import numpy as np
 from scipy.special import expit
 
-from gates.base import Gate, GateError, all_finite, cast_like
+from gates.base import Gate, GateError, all_finite, as_float, as_floats, cast_like
 
 
 def finite_number(gate, name, value, low=None):
@@ -18,13 +18,8 @@ def finite_number(gate, name, value, low=None):
 
 
 def float_scores(gate, scores, min_ndim=1):
-    """Scores as a float array (integers computed in float64), finite, with at least one element."""
-    scores = np.asarray(scores)
-    if scores.dtype.kind in "iub":
-        scores = scores.astype(np.float64)
-    elif scores.dtype.kind != "f" or scores.dtype == np.float16:
-        raise GateError(gate, f"scores have dtype {scores.dtype}; expected float32 or float64 "
-                              "(integers are computed in float64)")
+    """Scores as a float array (the gates' dtype rule), finite, with at least one element."""
+    scores = as_float(gate, scores, "scores")
     if scores.ndim < min_ndim or scores.size == 0:
         raise GateError(gate, f"scores have shape {scores.shape}; expected at least {min_ndim} "
                               "axis and at least one element")
@@ -216,10 +211,8 @@ class MeanSquaredError(Gate):
         if np.size(pred) == 0:
             raise GateError(self, f"pred and target of shape {np.shape(pred)} are empty; "
                                   "a mean over no elements is undefined")
-        self.diff = np.subtract(pred, target)
-        if self.diff.dtype.kind != "f":
-            self.diff = self.diff.astype(np.float64)
-        if not np.all(np.isfinite(self.diff)):
+        self.diff = np.subtract(*as_floats(self, "pred target", pred, target))
+        if not all_finite(self.diff):
             raise GateError(self, f"pred or target of shape {np.shape(pred)} contain NaN or inf; "
                                   "expected finite numbers")
         return float(np.mean(self.diff * self.diff))
@@ -239,9 +232,7 @@ class L2Penalty(Gate):
         self.strength = finite_number(self, "strength", strength, low=0)
 
     def forward(self, W):
-        self.W = np.asarray(W)
-        if self.W.dtype.kind != "f":
-            self.W = self.W.astype(np.float64)
+        self.W = as_float(self, W, "W")
         return float(self.strength * np.sum(self.W * self.W))
 
     def backward(self, dout=1.0):

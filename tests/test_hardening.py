@@ -436,3 +436,11 @@ def test_a_python_number_reaches_every_gate_as_an_array(gate, expected):
         return
     out = gate.forward(3.0)
     assert np.ndim(out) == 0 and (expected is None or str(float(out)) == expected)
+
+
+@pytest.mark.parametrize("loss, inputs", [(MeanSquaredError(), (np.array([1 + 1j]), np.array([0.0]))),
+                                          (L2Penalty(1.0), (np.array([1 + 5j]),)),
+                                          (SoftmaxWithLoss(), (np.array([[1 + 1j, 0]]), np.array([0])))])
+def test_losses_refuse_complex_input_rather_than_drop_its_imaginary_part(loss, inputs):
+    with pytest.raises(ValueError, match="complex128.*not supported"):
+        loss.forward(*inputs)
