@@ -236,12 +236,12 @@ class MatMul(Gate):
         except ValueError:
             raise GateError(self, f"a has shape {a.shape} but b has shape {b.shape}; expected a (..., n, k) "
                                   "and b (..., k, m) with the same k and batch axes that broadcast") from None
-        self.a, self.b = a, b
+        self.a, self.b, self.dtype = a, b, out.dtype
         return out
 
     def backward(self, dout):
         a, b = self.a, self.b
-        dout = cast_like(dout, np.result_type(a, b))
+        dout = cast_like(dout, self.dtype)
         if a.ndim == 2 and b.ndim == 2:      # the common case, without the general reshaping below
             return (dout @ b.T if self.wants_grad(0) else None,
                     a.T @ dout if self.wants_grad(1) else None)

@@ -30,10 +30,11 @@ class Affine(Gate):
         self.x2, self.x_shape, self.W = x2, x.shape, W
         out = x2 @ W
         out += b      # into the fresh product: one allocation fewer than x2 @ W + b
+        self.dtype = out.dtype
         return out
 
     def backward(self, dout):
-        dout = cast_like(dout, np.result_type(self.x2, self.W))
+        dout = cast_like(dout, self.dtype)
         dx = (dout @ self.W.T).reshape(self.x_shape) if self.wants_grad(0) else None
         return dx, self.x2.T @ dout, dout.sum(axis=0)
 

@@ -57,10 +57,11 @@ class Linear(Gate):
         self.x, self.W = x, W
         out = x @ W
         out += b
+        self.dtype = out.dtype
         return out
 
     def backward(self, dout):
-        dout = cast_like(dout, np.result_type(self.x, self.W))
+        dout = cast_like(dout, self.dtype)
         dout2 = dout.reshape(-1, dout.shape[-1])
         dx = dout @ self.W.T if self.wants_grad(0) else None
         return dx, self.x.reshape(-1, self.x.shape[-1]).T @ dout2, dout2.sum(axis=0)

@@ -165,13 +165,9 @@ class ComputationalGraph:
         raise TypeError(f"expected a node or a node's name, got {node!r}")
 
     def _operand(self, other):
-        """A node of this graph for the other side of an operator: numbers and arrays become constants."""
-        if isinstance(other, Node):
-            if other.graph is not self:
-                raise ValueError(f"node {other.name!r} belongs to another graph; an operator joins "
-                                 "nodes of one graph only")
-            return other
-        return self.const(other)
+        """The other side of an operator: a node (``add`` refuses one of another graph), or a
+        number or array, which becomes a constant."""
+        return other if isinstance(other, Node) else self.const(other)
 
     def _rename(self, node, name):
         if name == node.name:
