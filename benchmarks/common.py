@@ -80,6 +80,23 @@ def torch_sgd(torch, loss, params, lr, inputs=()):
         x.grad = None
 
 
+def plain_and_training(plain, trained, x, y, lr, numpy_step):
+    """The two steps the MLP and conv tables compare, gategraph's beside numpy's: the plain step
+    (forward, ``backward()``, SGD on ``plain``) and the training step (``Trainer.step`` on
+    ``trained``). ``numpy_step(with_input)`` is numpy's step, with or without dL/dx."""
+    from graph import SGD
+    from graph.training.trainer import Trainer
+    opt, trainer = SGD(lr), Trainer(trained, SGD(lr))
+
+    def gategraph_plain():
+        plain.forward(x=x, y=y)
+        plain.backward()
+        opt.step(plain.params, plain.grads)
+
+    return {"plain": {"gategraph": gategraph_plain, "numpy": lambda: numpy_step(True)},
+            "training": {"gategraph": lambda: trainer.step(x, y), "numpy": lambda: numpy_step(False)}}
+
+
 def compared(times, fns):
     """The columns every table shares: gategraph's median and spread, its ratios to numpy and torch
     (those timed), and its peak memory against numpy's. ``times`` maps each implementation to its

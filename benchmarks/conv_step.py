@@ -19,6 +19,7 @@ from common import (
     machine_info,
     matmul_gflops,
     parse_args,
+    plain_and_training,
     torch_sgd,
 )
 
@@ -120,8 +121,6 @@ def main():
     args = parse_args(__doc__)
     import numpy as np
 
-    from graph import SGD
-    from graph.training.trainer import Trainer
     torch = load_torch(args)
     info = machine_info(torch)
     info["agreement (float64, max |difference|)"] = f"{verify(torch):.1e}"
@@ -133,18 +132,9 @@ def main():
         params = init_params(cfg["shape"], cfg["filters"], dtype)
         rng = np.random.default_rng(0)
         x, y = rng.standard_normal(cfg["shape"]).astype(dtype), rng.integers(0, 10, cfg["shape"][0])
-        plain, opt = gategraph_net(params), SGD(lr)
-        trainer = Trainer(gategraph_net(params), SGD(lr))
         np_params = {k: v.copy() for k, v in params.items()}
-
-        def gg_plain():
-            plain.forward(x=x, y=y)
-            plain.backward()
-            opt.step(plain.params, plain.grads)
-
-        steps = {"plain": {"gategraph": gg_plain, "numpy": lambda: numpy_step(np_params, x, y, lr, True)},
-                 "training": {"gategraph": lambda: trainer.step(x, y),
-                              "numpy": lambda: numpy_step(np_params, x, y, lr)}}
+        steps = plain_and_training(gategraph_net(params), gategraph_net(params), x, y, lr,
+                                   lambda with_input: numpy_step(np_params, x, y, lr, with_input))
         if torch is not None:
             t, loss_of = torch_net(torch, params)
             tx, ty = torch.from_numpy(x), torch.from_numpy(y)

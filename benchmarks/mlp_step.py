@@ -18,6 +18,7 @@ from common import (
     machine_info,
     matmul_gflops,
     parse_args,
+    plain_and_training,
     torch_sgd,
 )
 
@@ -94,9 +95,7 @@ def main():
         p.add_argument("--dtypes", default="float32,float64")))
     import numpy as np
 
-    from graph import SGD
     from graph.training.networks import mlp
-    from graph.training.trainer import Trainer
     torch = load_torch(args)
     info = machine_info(torch)
     info["agreement (float64, max |difference|)"] = f"{verify(torch):.1e}"
@@ -110,18 +109,10 @@ def main():
             rng = np.random.default_rng(0)
             x = rng.standard_normal((cfg["batch"], cfg["sizes"][0])).astype(dtype)
             y = rng.integers(0, cfg["sizes"][-1], cfg["batch"])
-            plain, trained = mlp(cfg["sizes"], seed=0, dtype=dtype), mlp(cfg["sizes"], seed=0, dtype=dtype)
-            opt, trainer = SGD(lr), Trainer(trained, SGD(lr))
+            plain = mlp(cfg["sizes"], seed=0, dtype=dtype)
             params = {k: v.copy() for k, v in plain.params.items()}
-
-            def gg_plain():
-                plain.forward(x=x, y=y)
-                plain.backward()
-                opt.step(plain.params, plain.grads)
-
-            steps = {"plain": {"gategraph": gg_plain, "numpy": lambda: numpy_step(params, x, y, lr, True)},
-                     "training": {"gategraph": lambda: trainer.step(x, y),
-                                  "numpy": lambda: numpy_step(params, x, y, lr)}}
+            steps = plain_and_training(plain, mlp(cfg["sizes"], seed=0, dtype=dtype), x, y, lr,
+                                       lambda with_input: numpy_step(params, x, y, lr, with_input))
             if torch is not None:
                 tensors, loss_of = torch_model(torch, plain.params)
                 tx, tx_grad, ty = torch.from_numpy(x), torch.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(y)
