@@ -1,7 +1,18 @@
 """Elementwise arithmetic, reductions and matrix products."""
 import numpy as np
 
-from .base import Gate, GateError, as_float, as_floats, as_operands, cast_like, check_axis, unbroadcast
+from .base import (
+    Gate,
+    GateError,
+    HyperparameterError,
+    as_float,
+    as_floats,
+    as_operands,
+    cast_like,
+    check_axis,
+    hyperparameter,
+    unbroadcast,
+)
 
 
 def _broadcast(gate, op, a, b):
@@ -128,9 +139,8 @@ class Power(Gate):
     hyperparameters = ("p",)
 
     def __init__(self, p):
-        if isinstance(p, bool) or not np.isfinite(p):
-            raise ValueError(f"Power: p must be a finite number, got {p!r}")
-        self.p = p
+        # a plain Python number: a numpy float64 exponent would promote float32 x to float64
+        self.p = hyperparameter("Power", "p", p)
 
     @property
     def rule(self):
@@ -143,6 +153,8 @@ class Power(Gate):
 
     def backward(self, dout):
         dout = cast_like(dout, self.x)
+        if self.p == 0:           # x ** 0 is constant: 0 everywhere, also at x = 0 (0 * 0 ** -1 is NaN)
+            return np.zeros_like(dout * self.x)
         return dout * self.p * np.power(self.x, self.p - 1)
 
 
@@ -174,6 +186,47 @@ class Log(Gate):
         return cast_like(dout, self.x) / self.x
 
 
+class Abs(Gate):
+    """out = |x|; gradient sign(x), 0 at x = 0 (as ``torch.abs``)."""
+
+    rule = "sign({0}) (0 at 0)"
+
+    def forward(self, x):
+        x = as_float(self, x)
+        self.sign = np.sign(x)
+        return np.abs(x)
+
+    def backward(self, dout):
+        return cast_like(dout, self.sign) * self.sign
+
+
+class Clip(Gate):
+    """out = x clamped to [min, max] (either bound may be None), as ``torch.clamp``: gradient 1
+    inside the range and on its bounds, 0 outside."""
+
+    rule = "1 where min <= {0} <= max, else 0"
+    hyperparameters = ("min", "max")
+
+    def __init__(self, min=None, max=None):
+        self.min = hyperparameter("Clip", "min", min, optional=True)
+        self.max = hyperparameter("Clip", "max", max, optional=True)
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise HyperparameterError(f"Clip: min must not exceed max, got min={min!r}, max={max!r}")
+
+    def forward(self, x):
+        x = as_float(self, x)
+        inside = np.ones(x.shape, bool)
+        if self.min is not None:
+            inside &= x >= self.min
+        if self.max is not None:
+            inside &= x <= self.max
+        self.inside = inside.astype(x.dtype)
+        return np.clip(x, self.min, self.max) if (self.min, self.max) != (None, None) else x.copy()
+
+    def backward(self, dout):
+        return cast_like(dout, self.inside) * self.inside
+
+
 # --- reductions and copies ----------------------------------------------------
 
 class Sum(Gate):
@@ -183,19 +236,61 @@ class Sum(Gate):
     hyperparameters = ("axis", "keepdims")
 
     def __init__(self, axis=None, keepdims=False):
-        self.axis, self.keepdims = axis, keepdims
+        name = type(self).__name__
+        self.axis = hyperparameter(name, "axis", axis, "axis", optional=True)
+        self.keepdims = hyperparameter(name, "keepdims", keepdims, "bool")
 
     def forward(self, x):
         x = as_float(self, x)
         check_axis(self, x, self.axis)
         self.x_shape, self.dtype = np.shape(x), np.result_type(x)
+        return self.reduce(x)
+
+    def reduce(self, x):
         return np.sum(x, axis=self.axis, keepdims=self.keepdims)
 
-    def backward(self, dout):
+    def upstream_kept(self, dout):
+        """``dout`` with the reduced axes put back (as keepdims=True would have left them)."""
         dout = cast_like(dout, self.dtype)
         if self.axis is not None and not self.keepdims:
             dout = np.expand_dims(dout, self.axis)
-        return np.broadcast_to(dout, self.x_shape).copy()
+        return dout
+
+    def backward(self, dout):
+        return np.broadcast_to(self.upstream_kept(dout), self.x_shape).copy()
+
+
+class Mean(Sum):
+    """out = x.mean(axis, keepdims): `Sum` divided by the count of summands."""
+
+    rule = "1/count for every summand"
+
+    def reduce(self, x):
+        out = np.mean(x, axis=self.axis, keepdims=self.keepdims)
+        self.count = max(x.size // max(np.size(out), 1), 1)
+        return out
+
+    def backward(self, dout):
+        return np.broadcast_to(self.upstream_kept(dout) / self.count, self.x_shape).copy()
+
+
+class Amax(Sum):
+    """out = x.max(axis, keepdims), as ``torch.amax``: the gradient goes to the maxima of each
+    slice, split equally where several elements tie for it."""
+
+    rule = "1/k to each of the k maxima, 0 elsewhere (router)"
+
+    def reduce(self, x):
+        if x.size == 0:
+            raise GateError(self, f"x has shape {x.shape}: an empty array has no maximum")
+        top = np.amax(x, axis=self.axis, keepdims=True)
+        hits = x == top
+        self.share = hits / np.sum(hits, axis=self.axis, keepdims=True, dtype=x.dtype)
+        return top if self.keepdims else np.squeeze(top, axis=self.axis) if self.axis is not None \
+            else top.reshape(())
+
+    def backward(self, dout):
+        return self.upstream_kept(dout) * self.share
 
 
 class Repeat(Gate):
@@ -205,9 +300,8 @@ class Repeat(Gate):
     hyperparameters = ("n", "axis")
 
     def __init__(self, n, axis=0):
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"Repeat: n must be a positive integer, got {n!r}")
-        self.n, self.axis = int(n), axis
+        self.n = hyperparameter("Repeat", "n", n, "int", low=1)
+        self.axis = hyperparameter("Repeat", "axis", axis, "int")
 
     def forward(self, x):
         x = as_float(self, x)

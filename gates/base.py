@@ -111,23 +111,136 @@ def all_finite(array):
     return bool(np.isfinite(squares)) or bool(np.isfinite(array).all())
 
 
-def as_float(gate, x, name="x"):
-    """``x`` as a float32 or float64 array: the one dtype rule of every gate.
+# --- the one dtype rule -------------------------------------------------------------
 
-    Integers and booleans are computed in float64 (a tie of integers must split 1/2,
-    not 0/1); complex, object, float16 and non-numeric data are refused, naming the
-    gate, the input and its shape, rather than silently losing information.
+def computed_dtype(dtype):
+    """The dtype data of ``dtype`` is computed in, by the one dtype rule, or None if it is refused.
+
+    float32 and float64 are kept (either byte order, computed in the native one); integers
+    and booleans are computed in float64 (a tie of integers must split 1/2, not 0/1);
+    complex (its imaginary part would be lost), float16, object and text are refused.
     """
+    dtype = np.dtype(dtype)
+    if dtype in FLOATS:           # compared by value: float32/64 of the other byte order too
+        return _F32 if dtype == _F32 else _F64
+    if dtype.kind in "iub":
+        return _F64
+    return None
+
+
+def dtype_refusal(what, dtype, shape):
+    """The one message for data the dtype rule refuses: ``what`` names it (``x``, ``param 'W'``)."""
+    return (f"{what} has dtype {dtype} (shape {tuple(shape)}); expected float32 or float64 numbers "
+            "(integers and booleans are computed in float64; complex, float16, object and text are "
+            "not supported)")
+
+
+def float_array(value, what, gate=None):
+    """``value`` as a float32 or float64 array of the native byte order, by the one dtype rule.
+
+    Used by every gate (through `as_float`), feed, param, constant, loaded file and optimizer
+    slot. Refused data raises `DtypeError` naming ``what`` (and the gate, when there is one).
+    A float array of the native byte order is returned as it is, never copied.
+    """
+    array = np.asarray(value)
+    dtype = array.dtype
+    if dtype is _F64 or dtype is _F32:
+        return array
+    target = computed_dtype(dtype) if dtype.kind != "O" else None
+    if target is None:
+        raise DtypeError(gate, dtype_refusal(what, dtype, array.shape))
+    return array.astype(target)
+
+
+def as_float(gate, x, name="x"):
+    """``x`` as a float32 or float64 array: `float_array` for a gate's input, named by ``name``."""
     if type(x) is np.ndarray and ((dtype := x.dtype) is _F64 or dtype is _F32):
         return x                  # the usual case, kept cheap: it runs in every forward
-    array = np.asarray(x)
-    if array.dtype in FLOATS:     # compared by value: float32/64 of the other byte order too
-        return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
-    if array.dtype.kind in "iub":
-        return array.astype(np.float64)
-    raise GateError(gate, f"{name} has dtype {array.dtype} (shape {array.shape}); expected float32 or "
-                          "float64 numbers (integers and booleans are computed in float64; complex, "
-                          "float16 and object arrays are not supported)")
+    return float_array(x, name, gate)
+
+
+# --- the one hyperparameter validator ------------------------------------------------
+
+class HyperparameterError(ValueError, TypeError):
+    """A hyperparameter refused when the gate, loss, optimizer or builder is made: a ValueError
+    and, since the value is often of the wrong kind altogether, a TypeError."""
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _bounds(low, high, low_open, high_open):
+    if low is None and high is None:
+        return ""
+    if high is None:
+        return f" {'>' if low_open else '>='} {low}"
+    if low is None:
+        return f" {'<' if high_open else '<='} {high}"
+    return f" in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+
+def hyperparameter(owner, name, value, kind="number", low=None, high=None, low_open=False, high_open=False,
+                   optional=False, choices=()):
+    """``value`` checked and made plain (Python int, float, tuple), or a `HyperparameterError`
+    ``"{owner}: {name} must be ..., got {value!r}"``: the one check of every gate, loss,
+    optimizer, builder and data set, run once, when it is made.
+
+    ``kind`` is ``"int"``, ``"number"`` (finite real), ``"pair"`` (an int or a pair of ints,
+    returned as ``(h, w)``; PyTorch's convention for sizes, strides and pads), ``"axis"`` (an
+    int, or a tuple of distinct ints; its range is checked against the input by `check_axis`),
+    ``"axes"`` (a tuple of ints: a permutation), ``"bool"`` or ``"choice"`` (one of ``choices``).
+    ``low``/``high`` bound ints, numbers and each int of a pair (closed unless
+    ``low_open``/``high_open``). ``optional`` lets None through.
+    """
+    if optional and value is None:
+        return None
+    bounds = _bounds(low, high, low_open, high_open)
+
+    def within(number):
+        return not ((low is not None and (number < low or (low_open and number == low)))
+                    or (high is not None and (number > high or (high_open and number == high))))
+
+    positive = low == 1 and high is None and not low_open     # reads better than "an integer >= 1"
+    if kind == "int":
+        ok = _is_int(value) and within(value)
+        what = "a positive integer" if positive else f"an integer{bounds}"
+        plain = int(value) if ok else None
+    elif kind == "number":
+        ok = _is_real(value) and math.isfinite(value) and within(value)
+        what = f"a finite number{bounds}"
+        plain = (int(value) if _is_int(value) else float(value)) if ok else None
+    elif kind == "pair":
+        pair = (value, value) if _is_int(value) else value
+        ok = (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(_is_int(n) and within(n) for n in pair))
+        what = ("a positive integer" if positive else f"an integer{bounds}") + " or a pair (h, w) of them"
+        plain = tuple(int(n) for n in pair) if ok else None
+    elif kind == "axis":
+        axes = value if isinstance(value, tuple) else (value,)
+        ints = all(_is_int(a) for a in axes)
+        ok = ints and len({int(a) for a in axes}) == len(axes) and (axes or isinstance(value, tuple))
+        what = "an integer axis or a tuple of distinct integer axes" + (" (or None)" if optional else "")
+        plain = (tuple(int(a) for a in value) if isinstance(value, tuple) else int(value)) if ok else None
+    elif kind == "axes":
+        ok = isinstance(value, (tuple, list)) and all(_is_int(a) for a in value) and \
+            len({int(a) for a in value}) == len(value)
+        what = "a tuple of distinct integer axes (a permutation)" + (" (or None)" if optional else "")
+        plain = tuple(int(a) for a in value) if ok else None
+    elif kind == "choice":
+        ok = isinstance(value, str) and value in choices
+        what, plain = "one of " + ", ".join(map(repr, choices)), value
+    elif kind == "bool":
+        ok, what = isinstance(value, (bool, np.bool_)), "True or False"
+        plain = bool(value) if ok else None
+    else:
+        raise ValueError(f"unknown hyperparameter kind {kind!r}")
+    if not ok:
+        raise HyperparameterError(f"{owner}: {name} must be {what}, got {value!r}")
+    return plain
 
 
 def check_axis(gate, x, axis):
@@ -145,18 +258,37 @@ def as_floats(gate, names, *values):
     return values                 # the usual case, decided without a call per value
 
 
-def as_operands(gate, names, *values):
-    """`as_floats` for the operands of an elementwise gate, but a Python number stays one.
+def is_number(value):
+    """Whether ``value`` is a number: a Python or numpy scalar, or a 0-d array."""
+    return type(value) in (float, int, bool) or isinstance(value, np.generic) or (
+        type(value) is np.ndarray and value.ndim == 0)
 
-    numpy's promotion treats a Python number as weak (float32 * 0.5 is float32), where a
-    0-d float64 array would promote float32 to float64: ``x * 0.5`` in a float32 graph
-    must stay float32. Gates that read an input's shape take `as_floats` instead.
+
+def as_operands(gate, names, *values):
+    """`as_floats` for the operands of an elementwise gate, where numbers stay weak.
+
+    numpy's promotion treats a Python number as weak (float32 * 0.5 is float32), but a numpy
+    scalar or 0-d float64 array as strong (it would promote float32 to float64): so a number
+    of any kind (`is_number`) beside an array is passed on as a Python number, and
+    ``x * np.float64(2)`` in a float32 graph stays float32. Between numbers alone numpy's own
+    promotion holds. Gates that read an input's shape take `as_floats` instead.
     """
     for value in values:
-        if type(value) is not np.ndarray or ((dtype := value.dtype) is not _F64 and dtype is not _F32):
-            return tuple(float(value) if type(value) in (float, int, bool) else as_float(gate, value, name)
-                         for name, value in zip(names.split(), values))
-    return values                 # the usual case, as in as_floats
+        if type(value) is not np.ndarray or value.ndim == 0 or (
+                (dtype := value.dtype) is not _F64 and dtype is not _F32):
+            break
+    else:
+        return values             # the usual case, decided without a call per value
+    arrays = [not is_number(value) for value in values]
+    weak = any(arrays)
+    return tuple(_weak_number(gate, name, value) if weak and not is_array else
+                 (float(value) if type(value) in (float, int, bool) else as_float(gate, value, name))
+                 for name, value, is_array in zip(names.split(), values, arrays))
+
+
+def _weak_number(gate, name, value):
+    """A number as a Python float, after the dtype rule has had its say on it."""
+    return float(as_float(gate, value, name)) if type(value) not in (float, int, bool) else float(value)
 
 
 def cast_like(dout, like):
@@ -190,3 +322,19 @@ class GateError(ValueError):
     def at(self, label):
         """The same error, blamed on the node ``label`` (``layer1 (Affine)``)."""
         return type(self)(self.gate, self.detail, where=label)
+
+
+class DtypeError(GateError, TypeError):
+    """Data the one dtype rule refuses (complex, float16, object, text).
+
+    A `GateError` (so a ValueError, blamed on its node by the graph) raised by gates, and a
+    TypeError; outside a gate (a feed, a param, a file) ``gate`` is None and the message is
+    the detail alone.
+    """
+
+    def __init__(self, gate, detail, where=None):
+        if gate is None and where is None:
+            self.gate, self.detail, self.where = None, detail, None
+            ValueError.__init__(self, detail)
+        else:
+            super().__init__(gate, detail, where)

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import log_softmax
 
 import gates as G
+from gates import references as R
 
 
 def draw(rng, shape, domain):
@@ -134,98 +136,19 @@ def _unary(gate, op, torch, domain="normal", shapes=((3, 4), (2, 3, 4), ())):
     return [GateSpec(gate, (s,), (domain,), op, torch=torch, tags=frozenset({"elementwise"})) for s in shapes]
 
 
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
+def _conv_spec(make, shapes, stride, pad, label, transposed=False, errors=()):
+    reference, torch_name = (R.conv_transpose, "conv_transpose2d") if transposed else (R.conv, "conv2d")
+    return GateSpec(make, shapes, ("normal",) * 3, lambda x, W, b: reference(x, W, b, stride, pad), label,
+                    torch=lambda t, x, W, b: getattr(t.nn.functional, torch_name)(x, W, b, stride=stride, padding=pad),
+                    errors=errors)
 
 
-def _conv(x, W, b, stride, pad):
-    """Cross-correlation written out over output pixels: slow and obviously right."""
-    x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    F, _, HH, WW = W.shape
-    Ho, Wo = (x.shape[2] - HH) // stride + 1, (x.shape[3] - WW) // stride + 1
-    out = np.empty((x.shape[0], F, Ho, Wo))
-    for i in range(Ho):
-        for j in range(Wo):
-            patch = x[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
-            out[:, :, i, j] = np.tensordot(patch, W, axes=([1, 2, 3], [1, 2, 3])) + b
-    return out
-
-
-def _pool(x, size, stride):
-    Ho, Wo = (x.shape[2] - size) // stride + 1, (x.shape[3] - size) // stride + 1
-    return np.array([[x[:, :, i * stride:i * stride + size, j * stride:j * stride + size].max(axis=(2, 3))
-                      for j in range(Wo)] for i in range(Ho)]).transpose(2, 3, 0, 1)
-
-
-def _batchnorm(x, gamma, beta, eps=1e-5):
-    axes = (0,) if x.ndim == 2 else (0, 2, 3)
-    shape = (1, -1) + (1,) * (x.ndim - 2)
-    xhat = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True) + eps)
-    return xhat * gamma.reshape(shape) + beta.reshape(shape)
-
-
-def _layer_norm(x, gamma, beta, eps=1e-5):
-    return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps) * gamma + beta
-
-
-def _softmax(x, axis=-1):
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def _rnn(x, h, Wx, Wh, b):
-    out = []
-    for t in range(x.shape[1]):
-        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
-        out.append(h)
-    return np.stack(out, axis=1)
-
-
-def _lstm(x, h, c, Wx, Wh, b):
-    out, H = [], Wh.shape[0]
-    for t in range(x.shape[1]):
-        a = x[:, t] @ Wx + h @ Wh + b
-        i, f, g, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), _sigmoid(a[:, 3 * H:])
-        c = f * c + i * g
-        h = o * np.tanh(c)
-        out.append(h)
-    return np.stack(out, axis=1)
-
-
-def _gru(x, h, Wx, Wh, bx, bh):
-    out, H = [], Wh.shape[0]
-    h = np.broadcast_to(h, (x.shape[0], H))
-    for t in range(x.shape[1]):
-        xa, ha = x[:, t] @ Wx + bx, h @ Wh + bh
-        r, z = _sigmoid(xa[:, :H] + ha[:, :H]), _sigmoid(xa[:, H:2 * H] + ha[:, H:2 * H])
-        n = np.tanh(xa[:, 2 * H:] + r * ha[:, 2 * H:])
-        h = (1 - z) * n + z * h
-        out.append(h)
-    return np.stack(out, axis=1)
-
-
-def _torch_recurrent(kind):
-    """A torch reference for RNN / LSTM / GRU: ``torch.nn`` modules run with our arrays as their weights."""
-    def reference(torch, x, h0, *rest):
-        H = h0.shape[1]
-        module = {"RNN": torch.nn.RNN, "LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[kind](
-            x.shape[2], H, batch_first=True, dtype=x.dtype)
-        if kind == "LSTM":
-            c0, Wx, Wh, b = rest
-            state, bias_ih, bias_hh = (h0[None], c0[None]), b, torch.zeros_like(b)
-        elif kind == "GRU":
-            Wx, Wh, bias_ih, bias_hh = rest
-            state = h0[None]
-        else:
-            Wx, Wh, bias_ih = rest
-            state, bias_hh = h0[None], torch.zeros_like(bias_ih)
-        weights = {"weight_ih_l0": Wx.T, "weight_hh_l0": Wh.T, "bias_ih_l0": bias_ih, "bias_hh_l0": bias_hh}
-        return torch.func.functional_call(module, weights, (x, state))[0]
-    return reference
-
-
-def _f(torch):
-    return torch.nn.functional
+def _pool_spec(kind, shape, size, stride, pad, label, domain="distinct"):
+    gate, reference = (G.MaxPool2D, R.pool) if kind == "max" else (G.AvgPool2D, R.avg_pool)
+    torch = (lambda t, x: t.nn.functional.max_pool2d(x, size, stride, pad)) if kind == "max" else \
+        (lambda t, x: t.nn.functional.avg_pool2d(x, size, stride, pad, count_include_pad=True))
+    return GateSpec(lambda: gate(size, stride, pad), (shape,), (domain,), lambda x: reference(x, size, stride, pad),
+                    label, torch=torch)
 
 
 GATES = [
@@ -239,9 +162,23 @@ GATES = [
     *_unary(lambda: G.Power(0.5), np.sqrt, lambda t, x: x ** 0.5, "positive"),
     *_unary(G.Exp, np.exp, lambda t, x: x.exp()),
     *_unary(G.Log, np.log, lambda t, x: x.log(), "positive"),
-    *_unary(G.Sigmoid, _sigmoid, lambda t, x: x.sigmoid()),
+    *_unary(G.Sigmoid, R.sigmoid, lambda t, x: x.sigmoid()),
     *_unary(G.Tanh, np.tanh, lambda t, x: x.tanh()),
     *_unary(G.ReLU, lambda x: np.maximum(x, 0), lambda t, x: x.relu(), "nonzero"),
+    *_unary(G.LeakyReLU, lambda x: np.where(x > 0, x, 0.01 * x), lambda t, x: t.nn.functional.leaky_relu(x, 0.01),
+            "nonzero"),
+    *_unary(lambda: G.LeakyReLU(0.2), lambda x: np.where(x > 0, x, 0.2 * x),
+            lambda t, x: t.nn.functional.leaky_relu(x, 0.2), "nonzero", shapes=((3, 4),)),
+    *_unary(G.ELU, lambda x: np.where(x > 0, x, np.exp(x) - 1), lambda t, x: t.nn.functional.elu(x), "nonzero"),
+    *_unary(lambda: G.ELU(alpha=0.5), lambda x: np.where(x > 0, x, 0.5 * (np.exp(x) - 1)),
+            lambda t, x: t.nn.functional.elu(x, alpha=0.5), "nonzero", shapes=((3, 4),)),
+    *_unary(G.GELU, R.gelu, lambda t, x: t.nn.functional.gelu(x)),
+    *_unary(lambda: G.GELU(approximate="tanh"), R.gelu_tanh, lambda t, x: t.nn.functional.gelu(x, approximate="tanh")),
+    *_unary(G.Abs, np.abs, lambda t, x: x.abs(), "nonzero"),
+    # offgrid values (k/2 + 1/4) never sit on the bounds, where Clip has its kinks
+    *_unary(lambda: G.Clip(-0.5, 1.0), lambda x: np.clip(x, -0.5, 1.0), lambda t, x: x.clamp(-0.5, 1.0), "offgrid"),
+    *_unary(lambda: G.Clip(min=0.0), lambda x: np.maximum(x, 0.0), lambda t, x: x.clamp(min=0.0), "offgrid",
+            shapes=((3, 4),)),
     GateSpec(G.MatMul, ((3, 4), (4, 5)), ("normal", "normal"), np.matmul, torch=lambda t, a, b: a @ b,
              errors=(ErrorInput((np.ones((2, 5)), np.ones((4, 3))), r"a has shape \(2, 5\) but b has shape \(4, 3\)"),
                      ErrorInput((np.ones((2, 3, 4)), np.ones((3, 4, 5))), r"batch axes that broadcast"))),
@@ -252,6 +189,19 @@ GATES = [
     GateSpec(lambda: G.Sum(axis=1), ((3, 4),), ("normal",), lambda x: x.sum(axis=1), torch=lambda t, x: x.sum(1)),
     GateSpec(lambda: G.Sum(axis=0, keepdims=True), ((3, 4),), ("normal",),
              lambda x: x.sum(axis=0, keepdims=True), torch=lambda t, x: x.sum(0, keepdim=True)),
+    GateSpec(G.Mean, ((3, 4),), ("normal",), np.mean, torch=lambda t, x: x.mean(),
+             errors=(ErrorInput((np.ones((3, 4)),), r"x has shape \(3, 4\); axis 2 is out of its range",
+                                make=lambda: G.Mean(axis=2)),)),
+    GateSpec(lambda: G.Mean(axis=(0, 2), keepdims=True), ((2, 3, 4),), ("normal",),
+             lambda x: x.mean(axis=(0, 2), keepdims=True), torch=lambda t, x: x.mean((0, 2), keepdim=True)),
+    GateSpec(lambda: G.Mean(axis=-1), ((2, 3, 4),), ("normal",), lambda x: x.mean(axis=-1),
+             torch=lambda t, x: x.mean(-1)),
+    # distinct values: no ties, where R.amax has a kink (the tie rule is tested against torch apart)
+    GateSpec(G.Amax, ((3, 4),), ("distinct",), R.amax, torch=lambda t, x: t.amax(x),
+             errors=(ErrorInput((np.ones((0, 3)),), r"empty array has no maximum"),)),
+    GateSpec(lambda: G.Amax(axis=1), ((3, 4),), ("distinct",), lambda x: R.amax(x, 1), torch=lambda t, x: t.amax(x, 1)),
+    GateSpec(lambda: G.Amax(axis=(0, 2), keepdims=True), ((2, 3, 4),), ("distinct",),
+             lambda x: R.amax(x, (0, 2), True), torch=lambda t, x: t.amax(x, (0, 2), keepdim=True)),
     GateSpec(lambda: G.Repeat(3), ((4,),), ("normal",), lambda x: np.stack([x] * 3),
              torch=lambda t, x: t.stack([x] * 3)),
     GateSpec(lambda: G.Repeat(2, axis=1), ((3, 4),), ("normal",), lambda x: np.stack([x] * 2, axis=1),
@@ -273,46 +223,64 @@ GATES = [
              errors=(ErrorInput((np.ones((2, 3, 5)),), r"cannot be reshaped to \(0, 0, 2, -1\)",
                                 make=lambda: G.Reshape((0, 0, 2, -1))),)),
     GateSpec(lambda: G.Dropout(0.3, seed=0), ((6, 5),), ("normal",), tags=frozenset({"random"})),
-    GateSpec(G.BatchNorm, ((8, 5), (5,), (5,)), ("normal",) * 3, _batchnorm,
-             torch=lambda t, x, g, b: _f(t).batch_norm(x, None, None, g, b, training=True, eps=1e-5)),
-    GateSpec(G.BatchNorm, ((4, 3, 3, 2), (3,), (3,)), ("normal",) * 3, _batchnorm, "BatchNorm(spatial)",
-             torch=lambda t, x, g, b: _f(t).batch_norm(x, None, None, g, b, training=True, eps=1e-5)),
+    GateSpec(G.BatchNorm, ((8, 5), (5,), (5,)), ("normal",) * 3, R.batchnorm,
+             torch=lambda t, x, g, b: t.nn.functional.batch_norm(x, None, None, g, b, training=True, eps=1e-5)),
+    GateSpec(G.BatchNorm, ((4, 3, 3, 2), (3,), (3,)), ("normal",) * 3, R.batchnorm, "BatchNorm(spatial)",
+             torch=lambda t, x, g, b: t.nn.functional.batch_norm(x, None, None, g, b, training=True, eps=1e-5)),
     GateSpec(G.Conv2D, ((2, 3, 5, 5), (4, 3, 3, 3), (4,)), ("normal",) * 3,
-             lambda x, W, b: _conv(x, W, b, 1, 0), torch=lambda t, x, W, b: _f(t).conv2d(x, W, b)),
+             lambda x, W, b: R.conv(x, W, b, 1, 0), torch=lambda t, x, W, b: t.nn.functional.conv2d(x, W, b)),
     GateSpec(lambda: G.Conv2D(stride=2, pad=1), ((2, 2, 5, 5), (3, 2, 3, 3), (3,)), ("normal",) * 3,
-             lambda x, W, b: _conv(x, W, b, 2, 1), "Conv2D(stride=2,pad=1)",
-             torch=lambda t, x, W, b: _f(t).conv2d(x, W, b, stride=2, padding=1)),
+             lambda x, W, b: R.conv(x, W, b, 2, 1), "Conv2D(stride=2,pad=1)",
+             torch=lambda t, x, W, b: t.nn.functional.conv2d(x, W, b, stride=2, padding=1)),
     GateSpec(lambda: G.Conv2D(pad=1), ((2, 2, 4, 4), (3, 2, 2, 2), (3,)), ("normal",) * 3,
-             lambda x, W, b: _conv(x, W, b, 1, 1), "Conv2D(pad=1,2x2)",
-             torch=lambda t, x, W, b: _f(t).conv2d(x, W, b, padding=1)),
+             lambda x, W, b: R.conv(x, W, b, 1, 1), "Conv2D(pad=1,2x2)",
+             torch=lambda t, x, W, b: t.nn.functional.conv2d(x, W, b, padding=1)),
     GateSpec(lambda: G.Conv2D(stride=2, pad=1), ((1, 2, 6, 7), (3, 2, 3, 2), (3,)), ("normal",) * 3,
-             lambda x, W, b: _conv(x, W, b, 2, 1), "Conv2D(stride=2,pad=1,untiled)",
-             torch=lambda t, x, W, b: _f(t).conv2d(x, W, b, stride=2, padding=1),
+             lambda x, W, b: R.conv(x, W, b, 2, 1), "Conv2D(stride=2,pad=1,untiled)",
+             torch=lambda t, x, W, b: t.nn.functional.conv2d(x, W, b, stride=2, padding=1),
              errors=(ErrorInput((np.ones((1, 2, 2, 2)), np.ones((3, 2, 5, 5)), np.ones(3)),
                                 r"input height is 4 but the window is 5"),
                      ErrorInput((np.ones((1, 2, 5, 5)), np.ones((3, 4, 3, 3)), np.ones(3)), r"the same C"))),
-    GateSpec(G.MaxPool2D, ((2, 3, 4, 4),), ("distinct",), lambda x: _pool(x, 2, 2),
-             torch=lambda t, x: _f(t).max_pool2d(x, 2, 2)),
-    GateSpec(G.MaxPool2D, ((1, 2, 5, 5),), ("distinct",), lambda x: _pool(x, 2, 2), "MaxPool2D(untiled)",
-             torch=lambda t, x: _f(t).max_pool2d(x, 2, 2)),
+    # pair-valued strides and pads (PyTorch, Chainer and DeZero take them), windows that do not tile
+    _conv_spec(lambda: G.Conv2D(stride=(3, 1), pad=(2, 1)), ((2, 2, 7, 5), (3, 2, 3, 2), (3,)), (3, 1), (2, 1),
+               "Conv2D(stride=(3,1),pad=(2,1))"),
+    _conv_spec(G.ConvTranspose2D, ((2, 3, 4, 4), (3, 2, 3, 3), (2,)), 1, 0, "ConvTranspose2D",
+               transposed=True,
+               errors=(ErrorInput((np.ones((1, 2, 3, 3)), np.ones((3, 2, 3, 3)), np.ones(2)), r"the same C"),
+                       ErrorInput((np.ones((1, 3, 3, 3)), np.ones((3, 2, 3, 3)), np.ones(3)), r"b of shape \(2,\)"))),
+    _conv_spec(lambda: G.ConvTranspose2D(stride=2, pad=1), ((2, 2, 3, 4), (2, 3, 4, 4), (3,)), 2, 1,
+               "ConvTranspose2D(stride=2,pad=1)", transposed=True),
+    _conv_spec(lambda: G.ConvTranspose2D(stride=(2, 3), pad=(1, 0)), ((1, 2, 3, 2), (2, 2, 3, 2), (2,)), (2, 3),
+               (1, 0), "ConvTranspose2D(stride=(2,3),pad=(1,0))", transposed=True),
+    _pool_spec("max", (2, 2, 7, 6), (3, 2), (2, 1), (1, 0), "MaxPool2D(size=(3,2),stride=(2,1),pad=(1,0))"),
+    _pool_spec("max", (1, 2, 5, 5), 3, 2, 1, "MaxPool2D(size=3,stride=2,pad=1)"),
+    _pool_spec("avg", (2, 3, 4, 4), 2, 2, 0, "AvgPool2D", domain="normal"),
+    _pool_spec("avg", (2, 2, 7, 6), (3, 2), (2, 1), (1, 0), "AvgPool2D(size=(3,2),stride=(2,1),pad=(1,0))",
+               domain="normal"),
+    _pool_spec("avg", (1, 2, 5, 5), 3, 1, 1, "AvgPool2D(size=3,stride=1,pad=1)", domain="normal"),
+    GateSpec(G.MaxPool2D, ((2, 3, 4, 4),), ("distinct",), lambda x: R.pool(x, 2, 2),
+             torch=lambda t, x: t.nn.functional.max_pool2d(x, 2, 2)),
+    GateSpec(G.MaxPool2D, ((1, 2, 5, 5),), ("distinct",), lambda x: R.pool(x, 2, 2), "MaxPool2D(untiled)",
+             torch=lambda t, x: t.nn.functional.max_pool2d(x, 2, 2)),
     GateSpec(lambda: G.MaxPool2D(size=3, stride=1), ((2, 2, 5, 5),), ("distinct",),
-             lambda x: _pool(x, 3, 1), "MaxPool2D(size=3,stride=1)", torch=lambda t, x: _f(t).max_pool2d(x, 3, 1)),
+             lambda x: R.pool(x, 3, 1), "MaxPool2D(size=3,stride=1)",
+             torch=lambda t, x: t.nn.functional.max_pool2d(x, 3, 1)),
     # --- sequences and attention
     GateSpec(G.Embedding, ((2, 5), (7, 3)), ("labels:7", "normal"), lambda ids, W: W[ids],
-             torch=lambda t, ids, W: _f(t).embedding(ids, W),
+             torch=lambda t, ids, W: t.nn.functional.embedding(ids, W),
              errors=(ErrorInput((np.array([0, 7]), np.ones((7, 3))), r"range over \[0, 7\].*expected ids in \[0, 7\)"),
                      ErrorInput((np.array([-1, 2]), np.ones((7, 3))), r"expected ids in \[0, 7\)"),
                      ErrorInput((np.array([0.0, 1.0]), np.ones((7, 3))),
                                 r"ids have dtype float64.*expected integers"))),
     GateSpec(G.Embedding, ((12,), (3, 4)), ("labels:3", "normal"), lambda ids, W: W[ids],
-             torch=lambda t, ids, W: _f(t).embedding(ids, W), label="Embedding(repeated_ids)"),
+             torch=lambda t, ids, W: t.nn.functional.embedding(ids, W), label="Embedding(repeated_ids)"),
     GateSpec(G.Linear, ((2, 3, 4), (4, 5), (5,)), ("normal",) * 3, lambda x, W, b: x @ W + b,
              torch=lambda t, x, W, b: x @ W + b,
              errors=(ErrorInput((np.ones((2, 3)), np.ones((4, 5)), np.ones(5)), r"x has shape \(2, 3\), W \(4, 5\)"),)),
     GateSpec(G.Linear, ((6, 4), (4, 2), (2,)), ("normal",) * 3, lambda x, W, b: x @ W + b,
              torch=lambda t, x, W, b: x @ W + b),
-    GateSpec(G.LayerNorm, ((2, 3, 5), (5,), (5,)), ("normal",) * 3, _layer_norm,
-             torch=lambda t, x, g, b: _f(t).layer_norm(x, (x.shape[-1],), g, b, eps=1e-5),
+    GateSpec(G.LayerNorm, ((2, 3, 5), (5,), (5,)), ("normal",) * 3, R.layer_norm,
+             torch=lambda t, x, g, b: t.nn.functional.layer_norm(x, (x.shape[-1],), g, b, eps=1e-5),
              errors=(ErrorInput((np.ones((2, 4)), np.ones(5), np.ones(5)), r"gamma \(5,\)"),)),
     GateSpec(lambda: G.Slice((slice(None), 1)), ((3, 4, 2),), ("normal",), lambda x: x[:, 1],
              torch=lambda t, x: x[:, 1], label="Slice([:, 1])",
@@ -329,16 +297,21 @@ GATES = [
              torch=lambda t, x: x.permute(0, 2, 1, 3),
              errors=(ErrorInput((np.ones((2, 3)),), r"not a permutation", make=lambda: G.Transpose((0, 2, 1, 3))),)),
     GateSpec(G.Transpose, ((3, 4),), ("normal",), lambda x: x.T, torch=lambda t, x: x.T),
-    GateSpec(G.Softmax, ((3, 5),), ("normal",), _softmax, torch=lambda t, x: t.softmax(x, dim=-1),
+    GateSpec(G.Softmax, ((3, 5),), ("normal",), R.softmax, torch=lambda t, x: t.softmax(x, dim=-1),
              errors=(ErrorInput((np.array([[0.0, 1.0], [-np.inf, -np.inf]]),), r"all\s+-inf \(fully masked\)"),)),
-    GateSpec(lambda: G.Softmax(axis=1), ((2, 4, 3),), ("normal",), lambda x: _softmax(x, 1),
+    GateSpec(lambda: G.Softmax(axis=1), ((2, 4, 3),), ("normal",), lambda x: R.softmax(x, 1),
              torch=lambda t, x: t.softmax(x, dim=1)),
+    GateSpec(G.LogSoftmax, ((3, 5),), ("normal",), lambda x: log_softmax(x, axis=-1),
+             torch=lambda t, x: t.log_softmax(x, dim=-1),
+             errors=(ErrorInput((np.array([[0.0, 1.0], [-np.inf, -np.inf]]),), r"all\s+-inf \(fully masked\)"),)),
+    GateSpec(lambda: G.LogSoftmax(axis=0), ((4, 2, 3),), ("normal",), lambda x: log_softmax(x, axis=0),
+             torch=lambda t, x: t.log_softmax(x, dim=0)),
     # --- recurrent
     GateSpec(G.RNNStep, ((3, 4), (3, 5), (4, 5), (5, 5), (5,)), ("normal", "normal", "small", "small", "small"),
              lambda x, h, Wx, Wh, b: np.tanh(x @ Wx + h @ Wh + b),
              torch=lambda t, x, h, Wx, Wh, b: t.tanh(x @ Wx + h @ Wh + b)),
     GateSpec(G.RNN, ((2, 4, 3), (2, 5), (3, 5), (5, 5), (5,)), ("normal", "normal", "small", "small", "small"),
-             _rnn, torch=_torch_recurrent("RNN"),
+             R.rnn, torch=R.torch_recurrent("RNN"),
              errors=(ErrorInput((np.ones((2, 4, 3)), np.ones((2, 6)), np.ones((3, 5)), np.ones((5, 5)), np.ones(5)),
                                 r"h0 \(2, 6\)"),
                      ErrorInput((np.ones((2, 4, 3)), np.ones((2, 5)), np.ones((3, 4)), np.ones((5, 5)), np.ones(5)),
@@ -346,15 +319,15 @@ GATES = [
                      ErrorInput((np.ones((2, 0, 3)), np.ones((2, 5)), np.ones((3, 5)), np.ones((5, 5)), np.ones(5)),
                                 r"length 0"))),
     GateSpec(G.LSTM, ((2, 4, 3), (2, 5), (2, 5), (3, 20), (5, 20), (20,)), ("normal",) * 3 + ("small",) * 3,
-             _lstm, torch=_torch_recurrent("LSTM"),
+             R.lstm, torch=R.torch_recurrent("LSTM"),
              errors=(ErrorInput((np.ones((2, 4, 3)), np.ones((2, 5)), np.ones((2, 5)), np.ones((3, 20)),
                                  np.ones((5, 15)), np.ones(20)), r"Wh \(5, 15\)"),)),
     GateSpec(G.GRU, ((3, 4, 2), (3, 5), (2, 15), (5, 15), (15,), (15,)), ("normal", "normal") + ("small",) * 4,
-             _gru, torch=_torch_recurrent("GRU")),
+             R.gru, torch=R.torch_recurrent("GRU")),
     GateSpec(G.LSTM, ((2, 3, 3), (4,), (4,), (3, 16), (4, 16), (16,)), ("normal",) * 3 + ("small",) * 3,
-             _lstm, label="LSTM(h0,c0:(H,))"),
+             R.lstm, label="LSTM(h0,c0:(H,))"),
     GateSpec(G.RNN, ((2, 3, 3), (1, 4), (3, 4), (4, 4), (4,)), ("normal",) * 2 + ("small",) * 3,
-             _rnn, label="RNN(h0:(1,H))"),
+             R.rnn, label="RNN(h0:(1,H))"),
     GateSpec(G.GRU, ((2, 3, 3), (4,), (3, 12), (4, 12), (12,), (12,)), ("normal",) * 2 + ("small",) * 4,
-             _gru, label="GRU(h0:(H,))"),
+             R.gru, label="GRU(h0:(H,))"),
 ]

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .base import Gate, GateError, as_float, as_floats, cast_like
+from .base import Gate, GateError, HyperparameterError, as_float, as_floats, cast_like, hyperparameter
 
 
 class Affine(Gate):
@@ -64,9 +64,12 @@ class Reshape(Gate):
     hyperparameters = ("shape",)
 
     def __init__(self, shape):
-        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= -1 for n in shape):
-            raise ValueError(f"Reshape: shape must be integers (one of them may be -1), got {shape!r}")
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+        if not isinstance(shape, (tuple, list)) or not all(
+                isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= -1 for n in shape) \
+                or list(shape).count(-1) > 1:
+            raise HyperparameterError(f"Reshape: shape must be integers >= -1 (one of them at most -1), "
+                                      f"got {shape!r}")
         self.shape = tuple(int(n) for n in shape)
 
     def forward(self, x):
@@ -97,9 +100,7 @@ class Dropout(Gate):
     hyperparameters = ("p",)
 
     def __init__(self, p=0.5, seed=None):
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p is the probability of dropping and must lie in [0, 1], got {p}")
-        self.p = p
+        self.p = hyperparameter("Dropout", "p (the probability of dropping)", p, low=0, high=1)
         self.rng = np.random.default_rng(seed)
 
     def forward(self, x):
@@ -135,11 +136,8 @@ class BatchNorm(Gate):
     hyperparameters = ("eps", "momentum")
 
     def __init__(self, eps=1e-5, momentum=0.9):
-        self.eps = float(eps)
-        self.momentum = float(momentum)
-        if not (np.isfinite(self.eps) and self.eps > 0) or not 0 <= self.momentum <= 1:
-            raise ValueError(f"BatchNorm: eps must be a finite number > 0 and momentum in [0, 1], "
-                             f"got eps={eps!r}, momentum={momentum!r}")
+        self.eps = hyperparameter("BatchNorm", "eps", eps, low=0, low_open=True)
+        self.momentum = hyperparameter("BatchNorm", "momentum", momentum, low=0, high=1)
         self.running_mean = self.running_var = None
 
     def forward(self, x, gamma, beta):

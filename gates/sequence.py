@@ -1,16 +1,9 @@
 """Gates for sequences and attention: embeddings, affine maps over the last axis, layer norm,
 slicing, concatenation, transposition and softmax."""
 import numpy as np
+from scipy.special import log_softmax
 
-from .base import Gate, GateError, as_float, as_floats, cast_like, check_axis
-
-
-def positive_number(owner, name, value):
-    number = float(value)
-    if not (np.isfinite(number) and number > 0):
-        raise ValueError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
-    return number
-
+from .base import Gate, GateError, HyperparameterError, as_float, as_floats, cast_like, check_axis, hyperparameter
 
 # --- lookups and affine maps ----------------------------------------------------
 
@@ -77,7 +70,7 @@ class LayerNorm(Gate):
     hyperparameters = ("eps",)
 
     def __init__(self, eps=1e-5):
-        self.eps = positive_number("LayerNorm", "eps", eps)
+        self.eps = hyperparameter("LayerNorm", "eps", eps, low=0, low_open=True)
 
     def forward(self, x, gamma, beta):
         x, gamma, beta = as_floats(self, "x gamma beta", x, gamma, beta)
@@ -109,7 +102,8 @@ def _basic_index(index):
     for part in parts:
         if not (part is None or part is Ellipsis or isinstance(part, (slice, int, np.integer))) \
                 or isinstance(part, bool):
-            raise TypeError(f"Slice takes basic indexing only (ints, slices, Ellipsis, None), got {part!r}")
+            raise HyperparameterError(f"Slice: index must be basic indexing (ints, slices, Ellipsis, None), "
+                                      f"got {part!r}")
     return index
 
 
@@ -144,7 +138,7 @@ class Concat(Gate):
     hyperparameters = ("axis",)
 
     def __init__(self, axis=0):
-        self.axis = int(axis)
+        self.axis = hyperparameter("Concat", "axis", axis, "int")
 
     def forward(self, *xs):
         xs = [as_float(self, x, f"input {k}") for k, x in enumerate(xs)]
@@ -173,12 +167,13 @@ class Transpose(Gate):
     hyperparameters = ("axes",)
 
     def __init__(self, axes=None):
-        self.axes = None if axes is None else tuple(int(a) for a in axes)
+        self.axes = hyperparameter("Transpose", "axes", axes, "axes", optional=True)
 
     def forward(self, x):
         x = as_float(self, x)
         axes = tuple(range(x.ndim))[::-1] if self.axes is None else self.axes
-        if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)) or len(axes) != x.ndim:
+        if len(axes) != x.ndim or not all(-x.ndim <= a < x.ndim for a in axes) \
+                or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
             raise GateError(self, f"x has shape {x.shape}; axes {self.axes} are not a permutation of "
                                   f"its {x.ndim} axes")
         self.inverse = tuple(np.argsort([a % x.ndim for a in axes]))
@@ -202,7 +197,7 @@ class Softmax(Gate):
     hyperparameters = ("axis",)
 
     def __init__(self, axis=-1):
-        self.axis = int(axis)
+        self.axis = hyperparameter(type(self).__name__, "axis", axis, "int")
 
     def forward(self, x):
         x = as_float(self, x)
@@ -222,3 +217,27 @@ class Softmax(Gate):
     def backward(self, dout):
         dout = cast_like(dout, self.out)
         return self.out * (dout - np.sum(dout * self.out, axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Softmax):
+    """out = x - logsumexp(x) along ``axis``, stable for any finite x (scipy's ``log_softmax``).
+
+    backward: dout - exp(out) * sum(dout, axis), with exp(out) the softmax.
+    """
+
+    rule = "dout - exp(out) * sum(dout, axis)"
+
+    def forward(self, x):
+        x = as_float(self, x)
+        if x.ndim == 0:
+            raise GateError(self, "x is a scalar; expected an array with the softmax axis")
+        check_axis(self, x, self.axis)
+        if not np.all(np.isfinite(np.max(x, axis=self.axis))):
+            raise GateError(self, f"x of shape {x.shape} has a slice along axis {self.axis} that is all "
+                                  "-inf (fully masked), or holds NaN or +inf; expected finite numbers")
+        self.out = log_softmax(x, axis=self.axis)
+        return self.out
+
+    def backward(self, dout):
+        dout = cast_like(dout, self.out)
+        return dout - np.exp(self.out) * np.sum(dout, axis=self.axis, keepdims=True)

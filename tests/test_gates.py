@@ -177,6 +177,7 @@ def test_error_inputs_are_refused_naming_the_gate_and_shapes(spec, case):
 
 def test_every_gate_and_loss_has_error_inputs_or_takes_any_array():
     takes_anything = {"Square", "Power", "Exp", "Log", "Sigmoid", "Tanh", "ReLU", "Sum", "Repeat", "Flatten",
+                      "LeakyReLU", "ELU", "GELU", "Abs", "Clip", "AvgPool2D",
                       "Dropout", "BatchNorm", "Conv2D", "MaxPool2D", "RNNStep", "GRU", "L2Penalty"}
     without = {spec.name.split("(")[0] for spec in CATALOGUE} - {s.name.split("(")[0] for s, _ in ERRORS}
     assert without <= takes_anything
@@ -184,20 +185,26 @@ def test_every_gate_and_loss_has_error_inputs_or_takes_any_array():
 
 # --- PyTorch, the second oracle, over every spec that names a torch reference ------------
 
+TOLERANCES = {np.float64: dict(rtol=1e-9, atol=1e-12), np.float32: dict(rtol=2e-4, atol=2e-5)}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("spec", [s for s in CATALOGUE if s.torch], ids=lambda s: s.id)
-def test_forward_and_backward_match_torch(torch, spec):
-    inputs = spec.inputs()
+def test_forward_and_backward_match_torch(torch, spec, dtype):
+    inputs = spec.inputs(dtype=dtype)
     gate = spec.make()
     out = gate.forward(*inputs)
-    dout = np.random.default_rng(3).standard_normal(np.shape(out)) if spec in GATES else 1.0
+    dout = np.random.default_rng(3).standard_normal(np.shape(out)).astype(dtype) if spec in GATES else 1.0
     grads = _as_tuple(gate.backward(dout), inputs)
     tensors = [torch.tensor(x, requires_grad=i in spec.probed) for i, x in enumerate(map(np.asarray, inputs))]
     t_out = spec.torch(torch, *tensors)
-    np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
-    t_out.backward(torch.tensor(dout))
+    tolerance = TOLERANCES[dtype]
+    np.testing.assert_allclose(out, t_out.detach().numpy(), **tolerance)
+    t_out.backward(torch.tensor(dout, dtype=t_out.dtype))
     for grad, tensor in zip(grads, tensors):
         if tensor.requires_grad:
-            np.testing.assert_allclose(grad, tensor.grad.numpy(), rtol=1e-9, atol=1e-12)
+            assert np.result_type(grad) == dtype
+            np.testing.assert_allclose(grad, tensor.grad.numpy(), **tolerance)
         else:
             assert grad is None
 
