@@ -3,26 +3,24 @@ import itertools
 
 import numpy as np
 
-from gates import Add, Divide, MatMul, Multiply, Power, Subtract
-
 from . import saving
+from .expressions import Expressions
 from .order import Plan, ancestors, topological_order
 from .running import GradientSums, as_tuple, checked_feeds, float_array, run_gate, seed
 
 RESERVED = "output"
 
 
-class Node:
+class Node(Expressions):
     """One vertex of the graph: an input, a param, a constant, or a gate applied to other nodes.
 
     ``value`` is its forward value, ``grad`` its upstream gradient dL/d(node),
-    ``downstream`` (gates) the gradient it sent to each of its inputs. Nodes take
-    Python's operators (``+ - * / @ **``, unary ``-``), each adding the matching gate
-    to the node's graph, so a graph can be written as its formula: ``(x + y) * z``.
+    ``downstream`` (gates) the gradient it sent to each of its inputs. Nodes take Python's
+    operators, indexing and a few methods (`Expressions`), so a graph can be written as its
+    formula: ``((x + y) * z).sum()``.
     """
 
     __slots__ = ("graph", "name", "kind", "gate", "input_names", "value", "grad", "downstream")
-    __array_ufunc__ = None    # numpy defers to the operators below: array + node adds a gate
 
     def __init__(self, graph, name, kind, gate=None, input_names=()):
         self.graph, self.name, self.kind, self.gate = graph, name, kind, gate
@@ -39,27 +37,6 @@ class Node:
         """Rename this node to ``name``; returns the node, so ``(x + y).named("q")`` reads as written."""
         self.graph._rename(self, name)
         return self
-
-    def _apply(self, gate, other, reflected=False):
-        other = self.graph._operand(other)
-        return self.graph.add(gate, *((other, self) if reflected else (self, other)))
-
-    def __add__(self, other): return self._apply(Add(), other)
-    def __radd__(self, other): return self._apply(Add(), other, reflected=True)
-    def __sub__(self, other): return self._apply(Subtract(), other)
-    def __rsub__(self, other): return self._apply(Subtract(), other, reflected=True)
-    def __mul__(self, other): return self._apply(Multiply(), other)
-    def __rmul__(self, other): return self._apply(Multiply(), other, reflected=True)
-    def __truediv__(self, other): return self._apply(Divide(), other)
-    def __rtruediv__(self, other): return self._apply(Divide(), other, reflected=True)
-    def __matmul__(self, other): return self._apply(MatMul(), other)
-    def __rmatmul__(self, other): return self._apply(MatMul(), other, reflected=True)
-    def __neg__(self): return self._apply(Multiply(), -1.0)
-
-    def __pow__(self, p):
-        if isinstance(p, Node) or np.ndim(p) != 0:
-            raise TypeError(f"{self.label} ** {p!r}: the exponent must be a number (Power(p) has a fixed p)")
-        return self.graph.add(Power(p), self)
 
     def __repr__(self):
         return f"<Node {self.label}>"

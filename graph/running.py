@@ -2,8 +2,8 @@
 import numpy as np
 
 from gates import GateError
-
-FEEDABLE = "fiub"   # what a feed may hold: floats, and integers or booleans (labels, ids, masks)
+from gates.base import DtypeError, all_finite, computed_dtype, dtype_refusal
+from gates.base import float_array as rule_float_array
 
 
 def blamed(error, where):
@@ -31,9 +31,9 @@ def checked_feeds(plan, feeds, node_called):
                 raise TypeError(f"input {name!r} was fed a {type(value).__name__} that is not an array of "
                                 f"numbers ({error})") from None
         dtype = value.dtype if type(value) is np.ndarray else np.result_type(value)
-        if dtype.kind not in FEEDABLE or dtype == np.float16:
-            raise TypeError(f"input {name!r} was fed {dtype} data of shape {np.shape(value)}; "
-                            "expected float32 or float64 (or integer labels/ids)")
+        if computed_dtype(dtype) is None:
+            # integers and booleans are fed as they are: labels and ids stay integers
+            raise DtypeError(None, dtype_refusal(f"input {name!r}", dtype, np.shape(value)))
         checked[name] = value
     missing = [name for name in plan.inputs if name not in checked]
     if missing:
@@ -63,7 +63,7 @@ class GradientSums:
         value = parent.value
         if not (type(grad) is np.ndarray and type(value) is np.ndarray and grad.shape == value.shape
                 and (grad.dtype == value.dtype or value.dtype.kind != "f")):
-            check_grad(node, parent, grad)     # the usual case above is decided without the call
+            grad = check_grad(node, parent, grad)   # the usual case above is decided without the call
         name = parent.name
         if name not in self.sums:
             self.sums[name] = grad
@@ -104,9 +104,9 @@ def seed(out, dout):
     if dout is None:
         return np.ones_like(value) if isinstance(value, np.ndarray) else np.result_type(value).type(1)
     kind = np.asarray(dout).dtype
-    if kind.kind not in FEEDABLE:
-        raise TypeError(f"dout must be a number or an array of numbers, got {type(dout).__name__} "
-                        f"of dtype {kind}")
+    if computed_dtype(kind) is None:
+        raise DtypeError(None, "dout must be a number or an array of numbers: " + dtype_refusal(
+            f"a {type(dout).__name__}", kind, np.shape(dout)))
     if np.shape(dout) != np.shape(value):
         raise ValueError(f"dout has shape {np.shape(dout)} but the output {out.label} has shape "
                          f"{np.shape(value)}; expected the same shape")
@@ -115,7 +115,11 @@ def seed(out, dout):
 
 
 def check_grad(node, parent, grad):
-    """A gradient has its input's shape, and its float dtype; otherwise a ValueError naming the gate."""
+    """``grad`` if it has its input's shape and float dtype; otherwise a ValueError naming the gate.
+
+    A number (0-d) beside arrays is computed weak (``x * np.float64(2)`` stays float32), so its
+    gradient comes in the arrays' dtype: it is handed back in the number's own dtype.
+    """
     value = parent.value
     want = np.shape(value)
     if np.shape(grad) != want:
@@ -124,20 +128,18 @@ def check_grad(node, parent, grad):
                          "its input's shape")
     dtype = getattr(parent.value, "dtype", None)
     if dtype is not None and dtype.kind == "f" and getattr(grad, "dtype", None) != dtype:
+        if want == () and np.result_type(grad).kind == "f":
+            return dtype.type(grad)
         raise ValueError(f"{node.label}: backward returned a {np.result_type(grad)} gradient for "
                          f"input {parent.name!r} of dtype {dtype} (inputs of mixed float dtypes "
                          "promote; feed arrays of the params' dtype)")
+    return grad
 
 
 def float_array(value, what):
-    """``value`` as a finite float32/float64 array (integers become float64); complex, object,
-    float16 and NaN or inf refused."""
-    array = np.asarray(value)
-    if array.dtype.kind in "iub":
-        return array.astype(np.float64)
-    if array.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{what} has dtype {array.dtype}; expected float32 or float64 "
-                        "(integers are converted to float64)")
-    if not np.isfinite(array).all():
+    """``value`` by the one dtype rule (`gates.base.float_array`), finite, and never the caller's
+    list or number: a param, constant or feed kept by the graph."""
+    array = rule_float_array(value, what)
+    if not all_finite(array):
         raise ValueError(f"{what} of shape {array.shape} holds NaN or inf; expected finite numbers")
     return array if isinstance(value, np.ndarray) else array.copy()

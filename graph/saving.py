@@ -5,6 +5,8 @@ import zipfile
 
 import numpy as np
 
+from gates.base import computed_dtype, dtype_refusal
+
 _format = np.lib.format
 
 
@@ -60,8 +62,8 @@ def _read_member(archive, info, param):
             raise ValueError("it holds Python objects, which only pickle could read (load never allows it)")
         if shape != param.shape:
             raise ValueError(f"{shape} in the file, {param.shape} in the graph (shapes differ)")
-        if dtype.kind not in "iuf" or (dtype.kind == "f" and dtype.itemsize < 4):
-            raise ValueError(f"dtype {dtype} in the file; expected integer, float32 or float64 numbers")
+        if computed_dtype(dtype) is None:
+            raise ValueError(dtype_refusal("the array in the file", dtype, shape))
         size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         data = member.read(size)
         if len(data) != size:

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from gates.base import FLOATS, all_finite
+from gates.base import FLOATS, all_finite, computed_dtype, dtype_refusal, hyperparameter
 
 _NO_STATE = {}    # what a param without state has: looked up, never written
 
@@ -21,16 +21,8 @@ def chunks(param, *arrays):
 
 
 def _hyperparameter(owner, name, value, low=0.0, high=None, low_open=True):
-    """A finite float in (low, high] (or [low, high]), or a ValueError naming the optimizer."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    above = number > low if low_open else number >= low
-    if not (math.isfinite(number) and above and (high is None or number < high)):
-        bounds = f"{'(' if low_open else '['}{low}, {'inf' if high is None else high})"
-        raise ValueError(f"{owner}: {name} must be a finite number in {bounds}, got {value!r}")
-    return number
+    """A finite number in (low, high) (or [low, high)): `gates.base.hyperparameter` for optimizers."""
+    return float(hyperparameter(owner, name, value, low=low, high=high, low_open=low_open, high_open=True))
 
 
 def clip_grads(grads, max_norm):
@@ -101,14 +93,17 @@ class Optimizer:
         owner = f"{type(self).__name__}.step, param {name!r}"
         if grad is None:
             raise ValueError(f"{owner}: no gradient; no param was changed")
-        if not (isinstance(param, np.ndarray) and param.dtype in (np.float32, np.float64)
+        # a param is updated in place, so it must already be what the dtype rule computes in
+        if not (isinstance(param, np.ndarray) and computed_dtype(param.dtype) is param.dtype
                 and param.flags.writeable):
             raise TypeError(f"{owner}: the param must be a writeable float32 or float64 array, got "
                             f"{type(param).__name__} {getattr(param, 'dtype', '')}; no param was changed")
-        if np.shape(grad) != param.shape or np.result_type(grad).kind not in "fiu":
-            raise ValueError(f"{owner}: the gradient has shape {np.shape(grad)} and dtype "
-                             f"{np.result_type(grad)} but the param has shape {param.shape} and dtype "
-                             f"{param.dtype}; no param was changed")
+        if computed_dtype(np.result_type(grad)) is None:
+            raise TypeError(f"{owner}: " + dtype_refusal("the gradient", np.result_type(grad), np.shape(grad))
+                            + "; no param was changed")
+        if np.shape(grad) != param.shape:
+            raise ValueError(f"{owner}: the gradient has shape {np.shape(grad)} but the param has shape "
+                             f"{param.shape}; no param was changed")
 
     def reset(self):
         """Forget every param's state (moments, step counts), as after loading other params."""
