@@ -3,6 +3,8 @@ import copy
 
 import numpy as np
 
+from .base import float_array
+
 
 def numerical_gradient(f, x, h=1e-5, indices=None):
     """Centred differences (f(x + h) - f(x - h)) / 2h of scalar ``f`` at each element of ``x``.
@@ -36,9 +38,12 @@ def _is_float(value):
     return np.issubdtype(np.result_type(value), np.floating)
 
 
-def _as_float64(value):
-    """A float64 copy of a float input (so probes never touch the caller's array); others as they are."""
-    return np.array(value, dtype=np.float64) if _is_float(value) else value
+def _as_float64(value, what):
+    """A float64 copy of a float input, by the one dtype rule (probes never touch the caller's
+    array); integers and booleans (labels, ids, masks) as they are: they are not probed."""
+    if np.result_type(value).kind in "iub":
+        return value
+    return np.array(float_array(value, what), dtype=np.float64)
 
 
 def _probes(shape, max_probes, seed=0):
@@ -59,6 +64,11 @@ def _compare(what, analytic, numeric, rtol, atol, indices=None):
     if indices is not None:      # compare the probed elements only
         rows = tuple(np.array(axis) for axis in zip(*indices))
         analytic, numeric = analytic[rows], numeric[rows]
+    if not np.all(np.isfinite(numeric)):
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(numeric))[0])
+        raise AssertionError(f"{what}: the numerical gradient is {float(numeric[where])} at index "
+                             f"{where if indices is None else indices[where[0]]} (the forward is not finite "
+                             "within h of this point), so the analytic gradient cannot be checked there")
     error = rel_error(analytic, numeric)
     excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
     if np.any(excess > 0) or not np.all(np.isfinite(analytic)):
@@ -84,7 +94,7 @@ def check_gate(gate, *inputs, dout=None, h=1e-5, rtol=1e-6, atol=1e-8, max_probe
     ``max_probes`` limits the probes to that many elements per input (drawn with a fixed seed).
     """
     name = type(gate).__name__
-    inputs = [_as_float64(x) for x in inputs]
+    inputs = [_as_float64(x, f"{name}, input {i}") for i, x in enumerate(inputs)]
     # A gate may be stochastic (Dropout) or stateful (BatchNorm's running
     # statistics): every evaluation starts from a copy of the same state.
     snapshot = copy.deepcopy(gate)
@@ -108,8 +118,9 @@ def check_gate(gate, *inputs, dout=None, h=1e-5, rtol=1e-6, atol=1e-8, max_probe
     for i, (x, grad) in enumerate(zip(inputs, analytic)):
         if not _is_float(x):
             if grad is not None:
-                raise AssertionError(f"{name}: input {i} is not a float array, so its gradient "
-                                     f"must be None, got {type(grad).__name__}")
+                raise TypeError(f"{name}: input {i} has dtype {np.result_type(x)}; check_gate takes integer "
+                                "inputs for labels, which carry no gradient, but backward returned one for it. "
+                                "To check the gradient of this input, pass it as floats (x.astype(float))")
             errors.append(None)
             continue
         indices = _probes(np.shape(x), max_probes, seed=i)
@@ -128,7 +139,7 @@ def check_graph(graph, h=1e-5, rtol=1e-6, atol=1e-8, **feeds):
     for name, value in graph.params.items():
         if value.dtype != np.float64:
             raise TypeError(f"check_graph needs float64 params; {name!r} is {value.dtype}")
-    feeds = {name: _as_float64(value) for name, value in feeds.items()}
+    feeds = {name: _as_float64(value, f"input {name!r}") for name, value in feeds.items()}
     # Each evaluation runs on a copy of the graph as it is now, so stochastic
     # gates draw the same masks as the analytic pass.
     snapshot = copy.deepcopy(graph)

@@ -124,9 +124,13 @@ class Player:
         """The gate's numerical gradient check on the inputs it saw and the upstream gradient it got."""
         gate = copy.deepcopy(node.gate)
         gate.needs_input_grad = None
+        # an integer input the gate sent a gradient to is data fed as integers (the tour's x=-2),
+        # not labels: check it as floats, as the gate computed it
+        inputs = [p.value if grad is None or np.result_type(p.value).kind not in "iub" else
+                  np.asarray(p.value, dtype=np.float64)
+                  for p, grad in zip(parents, node.downstream or (None,) * len(parents))]
         try:
-            errors = check_gate(gate, *[p.value for p in parents], dout=np.asarray(node.grad, dtype=np.float64),
-                                max_probes=CHECK_PROBES)
+            errors = check_gate(gate, *inputs, dout=np.asarray(node.grad, dtype=np.float64), max_probes=CHECK_PROBES)
         except AssertionError as error:
             return {"passed": False, "message": str(error)}
         worst = max((e for e in errors if e is not None), default=0.0)

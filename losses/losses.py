@@ -2,19 +2,7 @@
 import numpy as np
 from scipy.special import expit
 
-from gates.base import Gate, GateError, all_finite, as_float, as_floats, cast_like
-
-
-def finite_number(gate, name, value, low=None):
-    """``value`` as a float, or a ValueError: hyperparameters are checked once, in ``__init__``."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{type(gate).__name__}: {name} must be a number, got {value!r}") from None
-    if not np.isfinite(number) or (low is not None and number < low):
-        bound = "" if low is None else f" and >= {low}"
-        raise ValueError(f"{type(gate).__name__}: {name} must be finite{bound}, got {value!r}")
-    return number
+from gates.base import Gate, GateError, all_finite, as_float, as_floats, cast_like, hyperparameter
 
 
 def float_scores(gate, scores, min_ndim=1):
@@ -58,9 +46,7 @@ class SoftmaxWithLoss(Gate):
     hyperparameters = ("ignore_index",)
 
     def __init__(self, ignore_index=None):
-        if ignore_index is not None and not isinstance(ignore_index, (int, np.integer)):
-            raise ValueError(f"SoftmaxWithLoss: ignore_index must be an integer or None, got {ignore_index!r}")
-        self.ignore_index = ignore_index
+        self.ignore_index = hyperparameter("SoftmaxWithLoss", "ignore_index", ignore_index, "int", optional=True)
 
     def forward(self, scores, labels):
         scores = float_scores(self, scores)
@@ -163,7 +149,7 @@ class Hinge(Gate):
     hyperparameters = ("margin",)
 
     def __init__(self, margin=1.0):
-        self.margin = finite_number(self, "margin", margin)
+        self.margin = hyperparameter("Hinge", "margin", margin)
 
     def forward(self, scores, labels):
         scores = float_scores(self, scores)
@@ -229,7 +215,7 @@ class L2Penalty(Gate):
     hyperparameters = ("strength",)
 
     def __init__(self, strength):
-        self.strength = finite_number(self, "strength", strength, low=0)
+        self.strength = hyperparameter("L2Penalty", "strength", strength, low=0)
 
     def forward(self, W):
         self.W = as_float(self, W, "W")

@@ -83,9 +83,9 @@ def test_accuracy_refuses_labels_of_another_shape_and_nan_features():
 
 
 @pytest.mark.parametrize("make, pattern", [
-    (lambda: Hinge(margin=np.nan), "margin must be finite"),
-    (lambda: L2Penalty(-1), "strength must be finite and >= 0"),
-    (lambda: L2Penalty(np.inf), "strength must be finite"),
+    (lambda: Hinge(margin=np.nan), "margin must be a finite number"),
+    (lambda: L2Penalty(-1), "strength must be a finite number >= 0"),
+    (lambda: L2Penalty(np.inf), "strength must be a finite number"),
     (lambda: G.BatchNorm(eps=-1), "eps must be a finite number > 0"),
     (lambda: G.BatchNorm(momentum=2), "momentum must be a finite number in \\[0, 1\\]"),
     (lambda: G.LayerNorm(eps=0), "eps must be a finite number > 0"),
