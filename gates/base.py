@@ -121,8 +121,8 @@ def computed_dtype(dtype):
     complex (its imaginary part would be lost), float16, object and text are refused.
     """
     dtype = np.dtype(dtype)
-    if dtype in FLOATS:           # compared by value: float32/64 of the other byte order too
-        return _F32 if dtype == _F32 else _F64
+    if dtype.kind == "f" and dtype.itemsize in (4, 8):     # float32/64 of either byte order
+        return _F32 if dtype.itemsize == 4 else _F64
     if dtype.kind in "iub":
         return _F64
     return None

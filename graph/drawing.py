@@ -9,9 +9,17 @@ INSTALL_HINT = ("drawing needs Graphviz's `dot` program: install it with "
                 "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) "
                 "or `conda install graphviz`")
 
-# The usual symbols of the lecture figures; other gates show their class name.
-SYMBOLS = {"Add": "+", "Subtract": "-", "Multiply": "*", "Divide": "/", "Max": "max",
-           "Exp": "exp", "Log": "log", "Square": "x^2", "Sigmoid": "sigma"}
+# The usual symbols of the lecture figures, for the picture and the player alike; other gates
+# show their class name.
+SYMBOLS = {"Add": "+", "Subtract": "\u2212", "Multiply": "\u00d7", "Divide": "\u00f7", "Max": "max", "Exp": "exp",
+           "Log": "log", "Square": "x\u00b2", "Sigmoid": "\u03c3", "Tanh": "tanh", "ReLU": "ReLU", "MatMul": "@",
+           "Power": "x^p", "Sum": "\u03a3", "Mean": "mean", "Amax": "max", "Abs": "|x|"}
+
+
+def symbol(gate):
+    """What a gate is drawn as: its symbol, or its class name."""
+    name = type(gate).__name__
+    return SYMBOLS.get(name, name)
 
 
 def _quote(*lines):
@@ -37,9 +45,8 @@ def to_dot(graph):
              '  edge [fontname="Helvetica", fontsize=10];']
     for node in graph.nodes_topologically_sorted():
         if node.kind == "gate":
-            kind = type(node.gate).__name__
-            symbol = SYMBOLS.get(kind, kind)
-            label = _quote(node.name, symbol) if symbol == kind else _quote(symbol, f"{node.name} ({kind})")
+            kind, drawn = type(node.gate).__name__, symbol(node.gate)
+            label = _quote(node.name, drawn) if drawn == kind else _quote(drawn, f"{node.name} ({kind})")
             lines.append(f"  {_quote(node.name)} [shape=circle, label={label}];")
         else:
             shape = "box" if node.kind == "input" else "box, style=rounded"
@@ -72,16 +79,22 @@ def dot_program():
     return path
 
 
-def render(source, path=None, format="svg"):
-    """Run ``dot -T<format>`` on DOT ``source``; write to ``path`` if given, else return the bytes."""
-    result = subprocess.run([dot_program(), f"-T{format}"], input=source.encode(),
-                            capture_output=True, check=False)
+def run_dot(source, format):
+    """The output of ``dot -T<format>`` on DOT ``source``: the one place Graphviz runs. RuntimeError
+    saying what to install without it, or what dot said when it fails."""
+    result = subprocess.run([dot_program(), f"-T{format}"], input=source.encode(), capture_output=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+def render(source, path=None, format="svg"):
+    """Run ``dot -T<format>`` on DOT ``source``; write to ``path`` if given, else return the bytes."""
+    output = run_dot(source, format)
     if path is None:
-        return result.stdout
+        return output
     with open(path, "wb") as f:
-        f.write(result.stdout)
+        f.write(output)
     return path
 
 

@@ -1,7 +1,6 @@
 """Where to draw each node of a graph, left to right: Graphviz's layout when ``dot`` exists,
 otherwise our own (layers by topological depth, ordered within a layer to keep edges short)."""
-import shutil
-import subprocess
+from .drawing import run_dot
 
 LAYER_GAP, ROW_GAP, MARGIN = 190.0, 90.0, 80.0
 
@@ -48,19 +47,16 @@ def layered(names, parents):
 
 def graphviz(names, parents):
     """Positions {name: (x, y)} from Graphviz's ``dot`` (structure only: no labels), or None without it."""
-    program = shutil.which("dot")
-    if program is None:
-        return None
     ids = {name: f"n{k}" for k, name in enumerate(names)}    # DOT-safe ids, whatever the names hold
     lines = ["digraph { rankdir=LR; ranksep=1.1; nodesep=0.75;",
              '  node [shape=box, width=0.8, height=0.5, fixedsize=true, label=""];']
     lines += [f"  {ids[p]} -> {ids[name]};" for name in names for p in parents[name]]
     lines += [f"  {ids[name]};" for name in names]
-    result = subprocess.run([program, "-Tplain"], input=("\n".join(lines) + "\n}").encode(),
-                            capture_output=True, check=False)
-    if result.returncode != 0:
+    try:
+        plain = run_dot("\n".join(lines) + "\n}", "plain")
+    except RuntimeError:      # no Graphviz (or it failed): the caller lays the graph out itself
         return None
-    words = [line.split() for line in result.stdout.decode(errors="replace").splitlines()]
+    words = [line.split() for line in plain.decode(errors="replace").splitlines()]
     height = next(float(w[3]) for w in words if w and w[0] == "graph")
     placed = {w[1]: (float(w[2]), float(w[3])) for w in words if w and w[0] == "node"}
     scale = 100.0    # pixels per inch of dot's layout

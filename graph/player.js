@@ -10,14 +10,11 @@
   var panel = root.querySelector("[data-panel]");
   var counter = root.querySelector("[data-counter]");
   var phase = root.querySelector("[data-phase]");
-  var SYMBOLS = {Add: "+", Subtract: "\u2212", Multiply: "\u00d7", Divide: "\u00f7", Max: "max", Exp: "exp",
-                 Log: "log", Square: "x\u00b2", Sigmoid: "\u03c3", Tanh: "tanh", ReLU: "ReLU", MatMul: "@",
-                 Power: "x^p", Sum: "\u03a3"};
   var R = 24;
   var byName = {};
   picture.nodes.forEach(function (n) {
     byName[n.name] = n;
-    n.symbol = n.kind === "gate" ? (SYMBOLS[n.gate] || n.gate) : n.name;
+    // n.symbol comes from the page's picture: graph.drawing.SYMBOLS, the one table of symbols
     // half the width the node is drawn with: a circle, or an ellipse / box that fits its text
     n.half = n.kind === "gate" ? Math.max(R, 3.6 * n.symbol.length + 8) : Math.max(R, 4 * n.name.length + 6);
   });

@@ -17,6 +17,7 @@ import numpy as np
 from gates.check import check_gate
 
 from . import layout
+from .drawing import INSTALL_HINT, symbol
 from .explain import describe, local_rule
 
 HEAT = 8          # a tensor's heat map shows at most HEAT x HEAT cells
@@ -148,7 +149,6 @@ class Player:
         if self.layout != "layered":
             positions, how = layout.graphviz(names, parents), "graphviz"
             if positions is None and self.layout == "graphviz":
-                from .drawing import INSTALL_HINT
                 raise RuntimeError(f"layout='graphviz' needs Graphviz: {INSTALL_HINT}")
         if positions is None or not set(names) <= set(positions):
             positions, how = layout.layered(names, parents), "layered"
@@ -158,6 +158,7 @@ class Player:
             x, y = positions[name]
             nodes.append({"name": name, "kind": node.kind, "x": round(x, 1), "y": round(y, 1),
                           "gate": type(node.gate).__name__ if node.gate is not None else node.kind,
+                          "symbol": symbol(node.gate) if node.gate is not None else name,
                           "value": summary(node.value) if node.kind != "gate" else None,
                           "text": _short(node.value) if node.kind != "gate" else ""})
         edges = [{"from": p, "to": name, "index": i} for name in names for i, p in enumerate(parents[name])]

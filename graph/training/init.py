@@ -26,9 +26,14 @@ def he(shape, seed=None, dtype=np.float64):
     return _normal(shape, np.sqrt(2.0 / fan_in(shape)), seed, dtype)
 
 
+def lecun(shape, seed=None, dtype=np.float64):
+    """LeCun et al. (1998), PyTorch's scale for linear and recurrent weights: randn * sqrt(1 / fan_in)."""
+    return _normal(shape, np.sqrt(1.0 / fan_in(shape)), seed, dtype)
+
+
 def xavier(shape, seed=None, dtype=np.float64):
     """Glorot and Bengio (2010), for tanh and sigmoid layers: randn * sqrt(2 / (fan_in + fan_out))."""
     return _normal(shape, np.sqrt(2.0 / (fan_in(shape) + fan_out(shape))), seed, dtype)
 
 
-INITIALISERS = {"he": he, "xavier": xavier}
+INITIALISERS = {"he": he, "xavier": xavier, "lecun": lecun}

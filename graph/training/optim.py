@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from gates.base import FLOATS, all_finite, computed_dtype, dtype_refusal, hyperparameter
+from gates.base import FLOATS, DtypeError, all_finite, computed_dtype, dtype_refusal, hyperparameter
 
 _NO_STATE = {}    # what a param without state has: looked up, never written
 
@@ -94,13 +94,12 @@ class Optimizer:
         if grad is None:
             raise ValueError(f"{owner}: no gradient; no param was changed")
         # a param is updated in place, so it must already be what the dtype rule computes in
-        if not (isinstance(param, np.ndarray) and computed_dtype(param.dtype) is param.dtype
-                and param.flags.writeable):
+        if not (isinstance(param, np.ndarray) and param.dtype in FLOATS and param.flags.writeable):
             raise TypeError(f"{owner}: the param must be a writeable float32 or float64 array, got "
                             f"{type(param).__name__} {getattr(param, 'dtype', '')}; no param was changed")
         if computed_dtype(np.result_type(grad)) is None:
-            raise TypeError(f"{owner}: " + dtype_refusal("the gradient", np.result_type(grad), np.shape(grad))
-                            + "; no param was changed")
+            raise DtypeError(None, f"{owner}: " + dtype_refusal("the gradient", np.result_type(grad),
+                                                                  np.shape(grad)) + "; no param was changed")
         if np.shape(grad) != param.shape:
             raise ValueError(f"{owner}: the gradient has shape {np.shape(grad)} but the param has shape "
                              f"{param.shape}; no param was changed")

@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 
-from .data.sequences import PAD
 from .optim import clip_grads
 
 
@@ -47,10 +46,18 @@ def predict(graph, x, output="scores", batch_size=1024):
     return np.argmax(scores, axis=-1)
 
 
-def accuracy(graph, x, y, output="scores", ignore=PAD):
+def ignored_label(graph):
+    """The label the graph's loss leaves out (``SoftmaxWithLoss(ignore_index=...)``), or None."""
+    return next((node.gate.ignore_index for node in graph.nodes
+                  if getattr(node.gate, "ignore_index", None) is not None), None)
+
+
+def accuracy(graph, x, y, output="scores", ignore=None):
     """The fraction of predictions equal to ``y``: per example, or per position for sequences,
-    where positions labelled ``ignore`` (padding) do not count."""
+    where positions labelled ``ignore`` (padding) do not count. ``ignore`` defaults to the
+    label the graph's loss ignores (`ignored_label`)."""
     y = np.asarray(y)
+    ignore = ignored_label(graph) if ignore is None else ignore
     predicted = predict(graph, x, output)
     if predicted.shape != y.shape:
         raise ValueError(f"accuracy: y has shape {y.shape} but the predictions for the {count(x)} examples "

@@ -3,6 +3,8 @@ from importlib import resources
 
 import numpy as np
 
+from gates.base import hyperparameter
+
 
 def load_digits(dtype=np.float64):
     """The 1,797 bundled 8x8 digits: x (1797, 64) scaled to [0, 1] in ``dtype``, y int64 (1797,)."""
@@ -12,20 +14,33 @@ def load_digits(dtype=np.float64):
     return x, labels.astype(np.int64)
 
 
+def check_fractions(owner, fractions):
+    """``fractions`` of (train, validation, test): three numbers in [0, 1] adding up to 1, train's > 0."""
+    if not isinstance(fractions, (tuple, list)) or len(fractions) != 3:
+        raise ValueError(f"{owner}: fractions must be three numbers (train, validation, test) adding up "
+                         f"to 1, got {fractions!r}")
+    fractions = tuple(hyperparameter(owner, "each fraction", f, low=0, high=1) for f in fractions)
+    if not np.isclose(sum(fractions), 1.0) or fractions[0] == 0:
+        raise ValueError(f"{owner}: fractions must add up to 1, with a training part > 0, got {fractions!r}")
+    return fractions
+
+
+def split_by_fractions(items, fractions):
+    """``items`` cut in order into consecutive parts of the given (checked) fractions of its length."""
+    return np.split(items, np.round(np.cumsum(fractions)[:-1] * len(items)).astype(int))
+
+
 def stratified_split(y, fractions=(0.6, 0.2, 0.2), seed=0):
     """Index arrays (train, validation, test) that keep each class's share in every part.
 
     ``fractions`` must add up to 1; within each class the examples are shuffled
     with ``seed`` and cut by rounding the cumulative fractions.
     """
-    if not np.isclose(sum(fractions), 1.0) or min(fractions) < 0:
-        raise ValueError(f"fractions must be non-negative and add up to 1, got {fractions}")
+    fractions = check_fractions("stratified_split", fractions)
     rng = np.random.default_rng(seed)
-    cuts = np.cumsum(fractions)[:-1]
     parts = [[] for _ in fractions]
     for label in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == label))
-        for part, chunk in zip(parts, np.split(members, np.round(cuts * len(members)).astype(int))):
+        for part, chunk in zip(parts, split_by_fractions(rng.permutation(np.flatnonzero(y == label)), fractions)):
             part.append(chunk)
     return tuple(rng.permutation(np.concatenate(part)) for part in parts)
 

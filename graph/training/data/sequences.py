@@ -2,6 +2,10 @@
 and a character vocabulary to turn text into ids and back."""
 import numpy as np
 
+from gates.base import hyperparameter
+
+from .datasets import check_fractions, split_by_fractions
+
 PAD = -1   # the label of positions that count for nothing (SoftmaxWithLoss(ignore_index=PAD))
 
 
@@ -22,7 +26,16 @@ class Vocabulary:
         return np.array([self.ids[c] for c in text], dtype=np.int64)
 
     def decode(self, ids):
-        return "".join(self.chars[int(i)] for i in np.ravel(ids))
+        """The text of ``ids``; PAD positions (labels that count for nothing) are left out."""
+        ids = np.ravel(ids)
+        if ids.size and ids.dtype.kind not in "iu":
+            raise ValueError(f"decode takes integer ids, got {ids.dtype} values")
+        ids = ids[ids != PAD]
+        wrong = ids[(ids < 0) | (ids >= len(self.chars))]
+        if wrong.size:
+            raise ValueError(f"ids {sorted(set(wrong.tolist()))} are not in the vocabulary: it has ids 0 to "
+                             f"{len(self.chars) - 1} ({''.join(self.chars)!r}), and PAD ({PAD}) for padding")
+        return "".join(self.chars[i] for i in ids.tolist())
 
     def __repr__(self):
         return f"Vocabulary({''.join(self.chars)!r})"
@@ -38,8 +51,8 @@ def addition(digits=2, fractions=(0.8, 0.1, 0.1), reverse=True, seed=0):
     it). Returns a dict with the ``Vocabulary``, the question length, and for each
     part the list of strings and the arrays of `as_language_model` (``x``, ``y``).
     """
-    if not 1 <= digits <= 3:
-        raise ValueError(f"digits must be 1, 2 or 3, got {digits}")
+    digits = hyperparameter("addition", "digits", digits, "int", low=1, high=3)
+    fractions = check_fractions("addition", fractions)
     n = 10 ** digits
     a, b = np.divmod(np.random.default_rng(seed).permutation(n * n), n)
     width = digits + 1
@@ -50,10 +63,9 @@ def addition(digits=2, fractions=(0.8, 0.1, 0.1), reverse=True, seed=0):
 
     examples = [text(int(p), int(q)) for p, q in zip(a, b)]
     vocab = Vocabulary("0123456789+=")
-    cuts = np.round(np.cumsum(fractions)[:-1] * len(examples)).astype(int)
     question = 2 * digits + 2
     data = {"vocab": vocab, "question_length": question, "reverse": reverse}
-    for part, chunk in zip(("train", "val", "test"), np.split(np.array(examples), cuts)):
+    for part, chunk in zip(("train", "val", "test"), split_by_fractions(np.array(examples), fractions)):
         data[part] = list(chunk)
         data[f"x_{part}"], data[f"y_{part}"] = as_language_model(chunk, vocab, answer_from=question)
     return data
@@ -139,6 +151,8 @@ def dates(n=20_000, fractions=(0.8, 0.1, 0.1), seed=0):
     and ``y`` (the answer).
     """
     import datetime
+    n = hyperparameter("dates", "n", n, "int", low=1)
+    fractions = check_fractions("dates", fractions)
     rng = np.random.default_rng(seed)
     first = datetime.date(1950, 1, 1)
     span = (datetime.date(2049, 12, 31) - first).days + 1
@@ -149,8 +163,7 @@ def dates(n=20_000, fractions=(0.8, 0.1, 0.1), seed=0):
     pairs = [(s.ljust(width), t) for s, t in pairs]
     vocab = Vocabulary("".join(s + t for s, t in pairs) + "_")
     data = {"vocab": vocab, "start": int(vocab.encode("_")[0])}
-    cuts = np.round(np.cumsum(fractions)[:-1] * len(pairs)).astype(int)
-    for part, chunk in zip(("train", "val", "test"), np.split(np.arange(len(pairs)), cuts)):
+    for part, chunk in zip(("train", "val", "test"), split_by_fractions(np.arange(len(pairs)), fractions)):
         data[part] = [pairs[i] for i in chunk]
         targets = np.stack([vocab.encode("_" + pairs[i][1]) for i in chunk])
         data[f"source_{part}"] = np.stack([vocab.encode(pairs[i][0]) for i in chunk])
@@ -165,17 +178,18 @@ def digit_strings(length=8, task="reverse", n=12_000, fractions=(0.8, 0.1, 0.1),
     Returns a dict like `addition`'s: the ``Vocabulary``, ``question_length`` and per part the
     strings and the arrays ``x``, ``y`` of `as_language_model` (labels PAD over the question).
     """
+    length = hyperparameter("digit_strings", "length", length, "int", low=1)
+    task = hyperparameter("digit_strings", "task", task, "choice", choices=("reverse", "sort"))
+    n = hyperparameter("digit_strings", "n", n, "int", low=1)
+    fractions = check_fractions("digit_strings", fractions)
     rng = np.random.default_rng(seed)
     strings = sorted({"".join(map(str, rng.integers(0, 10, length))) for _ in range(n)})
     strings = [strings[i] for i in rng.permutation(len(strings))]
-    if task not in ("reverse", "sort"):
-        raise ValueError(f"task must be 'reverse' or 'sort', got {task!r}")
     examples = [s + "|" + (s[::-1] if task == "reverse" else "".join(sorted(s))) for s in strings]
     vocab = Vocabulary("0123456789|")
     question = length + 1
     data = {"vocab": vocab, "question_length": question}
-    cuts = np.round(np.cumsum(fractions)[:-1] * len(examples)).astype(int)
-    for part, chunk in zip(("train", "val", "test"), np.split(np.array(examples), cuts)):
+    for part, chunk in zip(("train", "val", "test"), split_by_fractions(np.array(examples), fractions)):
         data[part] = list(chunk)
         data[f"x_{part}"], data[f"y_{part}"] = as_language_model(chunk, vocab, answer_from=question)
     return data

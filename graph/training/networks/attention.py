@@ -23,10 +23,12 @@ from gates import (
     Sum,
     Transpose,
 )
+from gates.base import hyperparameter
 from losses import SigmoidWithLoss, SoftmaxWithLoss
 
 from ...graph import ComputationalGraph, Node
 from ..data.sequences import PAD
+from ..init import gaussian, lecun
 
 MASKED = -1e9    # added to the scores a position may not attend to: its softmax weight underflows to 0
 
@@ -37,7 +39,7 @@ def causal_mask(length, dtype=np.float64):
 
 
 def _linear(g, x, fan_in, fan_out, name, rng, dtype):
-    W = g.param(f"{name}.W", (rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(dtype))
+    W = g.param(f"{name}.W", lecun((fan_in, fan_out), seed=rng, dtype=dtype))
     b = g.param(f"{name}.b", np.zeros(fan_out, dtype))
     return g.add(Linear(), x, W, b, name=name)
 
@@ -52,6 +54,8 @@ def attention(g, query, key, value, width, heads, name="attention", mask=None, s
     ``.context`` = weights V; the heads are merged (``.merged``) and projected (``.out``).
     ``mask`` is a node or array that broadcasts to (N, heads, Tq, Tk): 0 to keep, MASKED to drop.
     """
+    width = hyperparameter("attention", "width", width, "int", low=1)
+    heads = hyperparameter("attention", "heads", heads, "int", low=1)
     if width % heads:
         raise ValueError(f"attention {name!r}: {heads} heads do not divide the width {width}; "
                          "expected width = heads * head width")
@@ -110,15 +114,15 @@ def transformer(vocab_size, length, width=64, heads=4, hidden=256, blocks=2, see
     rng = np.random.default_rng(seed)
     g = ComputationalGraph()
     x, y = g.input("x"), g.input("y")
-    E = g.param("E", (rng.standard_normal((vocab_size, width)) * 0.1).astype(dtype))
-    P = g.param("P", (rng.standard_normal((length, width)) * 0.1).astype(dtype))
+    E = g.param("E", gaussian((vocab_size, width), 0.1, seed=rng, dtype=dtype))
+    P = g.param("P", gaussian((length, width), 0.1, seed=rng, dtype=dtype))
     h = g.add(Add(), g.add(Embedding(), x, E, name="embed"), P, name="embed_positions")
     mask = g.const(causal_mask(length, dtype), name="causal_mask")
     for k in range(blocks):
         h = transformer_block(g, h, width, heads, hidden, name=f"block{k}", mask=mask, seed=rng, dtype=dtype)
     gamma, beta = g.param("ln.gamma", np.ones(width, dtype)), g.param("ln.beta", np.zeros(width, dtype))
     h = g.add(LayerNorm(), h, gamma, beta, name="ln")
-    W = g.param("W_out", (rng.standard_normal((width, vocab_size)) / np.sqrt(width)).astype(dtype))
+    W = g.param("W_out", lecun((width, vocab_size), seed=rng, dtype=dtype))
     g.add(Linear(), h, W, g.param("b_out", np.zeros(vocab_size, dtype)), name="scores")
     g.add(SoftmaxWithLoss(ignore_index=PAD), "scores", y, name="loss")
     return g
@@ -138,9 +142,9 @@ def seq2seq(source_vocab, target_vocab, embed=16, hidden=128, seed=0, dtype=np.f
     zeros = g.const(np.zeros(hidden, dtype), name="zero_state")
 
     def lstm(x, vocab, h0, name):
-        E = g.param(f"{name}.E", (rng.standard_normal((vocab, embed)) * 0.1).astype(dtype))
-        Wx = g.param(f"{name}.Wx", (rng.standard_normal((embed, 4 * hidden)) / np.sqrt(embed)).astype(dtype))
-        Wh = g.param(f"{name}.Wh", (rng.standard_normal((hidden, 4 * hidden)) / np.sqrt(hidden)).astype(dtype))
+        E = g.param(f"{name}.E", gaussian((vocab, embed), 0.1, seed=rng, dtype=dtype))
+        Wx = g.param(f"{name}.Wx", lecun((embed, 4 * hidden), seed=rng, dtype=dtype))
+        Wh = g.param(f"{name}.Wh", lecun((hidden, 4 * hidden), seed=rng, dtype=dtype))
         b = g.param(f"{name}.b", np.zeros(4 * hidden, dtype))
         embedded = g.add(Embedding(), x, E, name=f"{name}.embed")
         return g.add(LSTM(), embedded, h0, zeros, Wx, Wh, b, name=name)
@@ -153,7 +157,7 @@ def seq2seq(source_vocab, target_vocab, embed=16, hidden=128, seed=0, dtype=np.f
     weights = g.add(Softmax(axis=-1), scores, name="attention.weights")
     context = g.add(MatMul(), weights, encoder, name="attention.context")
     both = g.add(Concat(axis=-1), context, decoder, name="attention.concat")
-    W = g.param("W_out", (rng.standard_normal((2 * hidden, target_vocab)) / np.sqrt(2 * hidden)).astype(dtype))
+    W = g.param("W_out", lecun((2 * hidden, target_vocab), seed=rng, dtype=dtype))
     g.add(Linear(), both, W, g.param("b_out", np.zeros(target_vocab, dtype)), name="scores")
     g.add(SoftmaxWithLoss(ignore_index=PAD), "scores", y, name="loss")
     return g
@@ -169,7 +173,7 @@ def skip_gram(vocab_size, dim=32, seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     g = ComputationalGraph()
     center, context, labels = g.input("center"), g.input("context"), g.input("labels")
-    W_in = g.param("W_in", (rng.standard_normal((vocab_size, dim)) * 0.1).astype(dtype))
+    W_in = g.param("W_in", gaussian((vocab_size, dim), 0.1, seed=rng, dtype=dtype))
     W_out = g.param("W_out", np.zeros((vocab_size, dim), dtype))
     h = g.add(Reshape((0, 1, dim)), g.add(Embedding(), center, W_in, name="center_vector"), name="center_row")
     u = g.add(Embedding(), context, W_out, name="context_vectors")
