@@ -69,7 +69,17 @@ def _check_conv(gate, x, W, b, channels_axis, out_axis):
                               f"expected b of shape ({W.shape[out_axis]},)")
 
 
-class Conv2D(Gate):
+class _Convolution(Gate):
+    """What Conv2D and ConvTranspose2D share: stride and pad, each an int or a pair (h, w)."""
+
+    hyperparameters = ("stride", "pad")
+
+    def __init__(self, stride=1, pad=0):
+        self.stride = hyperparameter(type(self).__name__, "stride", stride, "pair", low=1)
+        self.pad = hyperparameter(type(self).__name__, "pad", pad, "pair", low=0)
+
+
+class Conv2D(_Convolution):
     """Cross-correlation with zero padding.
 
     x: (N, C, H, W), W: (F, C, HH, WW), b: (F,); returns (N, F, H', W') with
@@ -78,11 +88,6 @@ class Conv2D(Gate):
     """
 
     rule = "dW = dout (x) cols, dx = col2im(W.T @ dout), db = sum of dout"
-    hyperparameters = ("stride", "pad")
-
-    def __init__(self, stride=1, pad=0):
-        self.stride = hyperparameter("Conv2D", "stride", stride, "pair", low=1)
-        self.pad = hyperparameter("Conv2D", "pad", pad, "pair", low=0)
 
     def forward(self, x, W, b):
         x, W, b = as_floats(self, "x W b", x, W, b)
@@ -108,7 +113,7 @@ class Conv2D(Gate):
         return _crop(_col2im(self.W, dout, self.xp_shape[2:], self.stride), self.pad), dW, db
 
 
-class ConvTranspose2D(Gate):
+class ConvTranspose2D(_Convolution):
     """The transposed convolution: the adjoint of `Conv2D` with the same stride and pad.
 
     x: (N, C_in, H, W), W: (C_in, C_out, HH, WW) (``torch.nn.functional.conv_transpose2d``'s
@@ -117,11 +122,6 @@ class ConvTranspose2D(Gate):
     """
 
     rule = "dx = conv2d(dout, W), dW = x (x) im2col(dout), db = sum of dout"
-    hyperparameters = ("stride", "pad")
-
-    def __init__(self, stride=1, pad=0):
-        self.stride = hyperparameter("ConvTranspose2D", "stride", stride, "pair", low=1)
-        self.pad = hyperparameter("ConvTranspose2D", "pad", pad, "pair", low=0)
 
     def forward(self, x, W, b):
         x, W, b = as_floats(self, "x W b", x, W, b)

@@ -33,6 +33,13 @@ def _check(gate, x, h0, Wx, Wh, blocks, biases):
         raise GateError(gate, f"x has shape {x.shape} and Wh {np.shape(Wh)} (so H = {H}), but "
                               f"{', '.join(wrong) or 'Wh is not (H, H)'}; expected Wx (D, {blocks}H), "
                               f"Wh (H, {blocks}H), h0 (N, H), biases ({blocks}H,)")
+    dtypes = {"x": x.dtype, "h0": h0.dtype, "Wx": Wx.dtype, "Wh": Wh.dtype,
+              **{f"b{k}": b.dtype for k, b in enumerate(biases)}}
+    if len(set(dtypes.values())) > 1:
+        # mixed, the loop would promote to float64 and hand float32 weights float64 gradients
+        listed = ", ".join(f"{name} {dtype}" for name, dtype in dtypes.items())
+        raise GateError(gate, f"the inputs have dtypes {listed}; expected one float dtype for all (feed the "
+                              "states and data in the weights' dtype)")
     return x
 
 
@@ -76,14 +83,19 @@ class RNNStep(Gate):
 
     def forward(self, x, h_prev, Wx, Wh, b):
         x, h_prev, Wx, Wh, b = as_floats(self, "x h_prev Wx Wh b", x, h_prev, Wx, Wh, b)
+        if x.ndim != 2:
+            raise GateError(self, f"x has shape {x.shape}; expected (N, D), one time step")
         _check(self, x[:, None], h_prev, Wx, Wh, 1, (b,))
-        self.x, self.h_prev, self.Wx, self.Wh = x, h_prev, Wx, Wh
-        self.h = np.tanh(x @ Wx + h_prev @ Wh + b)
+        # h_prev of shape (H,) or (1, H) is one state for the whole batch, as for the layers
+        self.x, self.h_prev_shape, self.Wx, self.Wh = x, h_prev.shape, Wx, Wh
+        self.h_prev = np.broadcast_to(h_prev, (x.shape[0], Wh.shape[0]))
+        self.h = np.tanh(x @ Wx + self.h_prev @ Wh + b)
         return self.h
 
     def backward(self, dout):
         dt = cast_like(dout, self.h) * (1 - self.h * self.h)
-        return dt @ self.Wx.T, dt @ self.Wh.T, self.x.T @ dt, self.h_prev.T @ dt, dt.sum(axis=0)
+        return (dt @ self.Wx.T, unbroadcast(dt @ self.Wh.T, self.h_prev_shape), self.x.T @ dt,
+                self.h_prev.T @ dt, dt.sum(axis=0))
 
 
 class RNN(Gate):

@@ -5,6 +5,7 @@ import importlib.util
 import inspect
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -72,9 +73,9 @@ def parser():
     at_least_0 = _number(float, 0, strict=False)
     t.add_argument("--l2", type=at_least_0, default=None,
                    help="L2 penalty strength on the weights (default 1e-4 for the MLP, 1e-3 for the conv net)")
-    t.add_argument("--filters", type=_positive(int), default=32, help="conv net filters (default 32)")
-    t.add_argument("--dropout", type=at_least_0, default=0.0, help="probability of dropping a hidden unit")
-    t.add_argument("--activation", choices=("relu", "tanh", "sigmoid"), default="relu")
+    t.add_argument("--filters", type=_positive(int), default=None, help="conv net filters (default 32)")
+    t.add_argument("--dropout", type=at_least_0, default=None, help="probability of dropping a hidden unit")
+    t.add_argument("--activation", choices=("relu", "tanh", "sigmoid"), default=None, help="MLP (default relu)")
     t.add_argument("--patience", type=_positive(int), default=None, help="stop after N epochs without "
                                                                           "a better validation accuracy")
     t.add_argument("--seed", type=_number(int, 0, strict=False), default=0,
@@ -97,12 +98,24 @@ PLOT_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
 
 def _writable(path, what):
+    """Said before training, not after: a file can be made in ``path``'s folder (tried, not guessed:
+    permissions alone do not tell, /proc says yes to root and takes nothing)."""
     if not path:
         raise UsageError(f"cannot write {what} to an empty path")
     folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise UsageError(f"cannot write {what} to {path!r}: "
-                         + ("it is a folder" if os.path.isdir(path) else f"{folder!r} is not a writable folder"))
+    if os.path.isdir(path) or not os.path.isdir(folder):
+        reason = "it is a folder" if os.path.isdir(path) else f"{folder!r} is not a writable folder (it does not exist)"
+        raise UsageError(f"cannot write {what} to {path!r}: {reason}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".gategraph-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise UsageError(f"cannot write {what} to {path!r}: {error.strerror or error}") from None
+
+
+# what a parameter may cost before the command refuses it, rather than fail in numpy
+MAX_PARAM_BYTES = 2 << 30
 
 
 def _check_train_options(args):
@@ -116,10 +129,30 @@ def _check_train_options(args):
         if importlib.util.find_spec("matplotlib") is None:
             raise UsageError("--plot needs matplotlib: pip install matplotlib "
                              "(or pip install -e \".[notebooks]\")")
-    if not 0 <= args.dropout < 1:
-        raise UsageError(f"--dropout must lie in [0, 1), got {args.dropout}")
-    if args.task == "addition" and (args.conv or len(args.hidden or []) > 1):
-        raise UsageError("--task addition trains one LSTM layer: --conv and several --hidden sizes do not apply")
+    if args.task == "addition":
+        given = [option for option, value in (("--conv", args.conv), ("--dropout", args.dropout), ("--l2", args.l2),
+                                              ("--activation", args.activation), ("--filters", args.filters))
+                 if value not in (None, False)]
+        given += ["several --hidden sizes"] if len(args.hidden or []) > 1 else []
+        if given:
+            verb = "do" if len(given) > 1 or given[0].startswith("several") else "does"
+            raise UsageError(f"--task addition trains one LSTM layer: {', '.join(given)} {verb} not apply")
+        hidden = (args.hidden or [128])[0]
+        size = 4 * hidden * hidden * np.dtype(args.dtype).itemsize      # Wh, the largest param
+        if size > MAX_PARAM_BYTES:
+            raise UsageError(f"--hidden {hidden}: the LSTM's Wh alone would take {size / 2 ** 30:.0f} GiB; "
+                             f"choose a size under {int((MAX_PARAM_BYTES / 4 / np.dtype(args.dtype).itemsize) ** 0.5)}")
+    else:
+        args.dropout = 0.0 if args.dropout is None else args.dropout
+        args.activation, args.filters = args.activation or "relu", args.filters or 32
+        if args.conv and args.activation != "relu":
+            raise UsageError("--activation chooses the MLP's; the conv net uses relu")
+        if not 0 <= args.dropout < 1:
+            raise UsageError(f"--dropout must lie in [0, 1), got {args.dropout}")
+        widest = max([64, *(args.hidden or [100])])
+        size = widest * widest * np.dtype(args.dtype).itemsize
+        if size > MAX_PARAM_BYTES:
+            raise UsageError(f"--hidden {args.hidden}: one weight matrix would take {size / 2 ** 30:.0f} GiB")
 
 
 def _optimizer(args, default_lr):
@@ -156,7 +189,9 @@ def train_addition(args):
     problems = np.stack([data["vocab"].encode(t) for t in data["test"]])
     answers = generate(g, problems[:, :q], problems.shape[1] - q)
     written = data["vocab"].decode(answers[0])[::-1]      # back to the usual order
-    print(f"for example {data['test'][0][:q]}{int(written)} (greedy decoding; exact match over the whole answer)")
+    # an undertrained model may write '+' or '=' among the digits: show what it wrote
+    shown = str(int(written)) if written.isdigit() else repr(written)
+    print(f"for example {data['test'][0][:q]}{shown} (greedy decoding; exact match over the whole answer)")
     print(f"test accuracy: {np.mean(np.all(answers == problems[:, q:], axis=1)):.4f}")
     return 0
 
@@ -197,7 +232,10 @@ def _fit_and_save(g, trainer, data, args, measure):
     start = time.perf_counter()
     history = trainer.fit(data["x_train"], data["y_train"], data["x_val"], data["y_val"])
     seconds = time.perf_counter() - start
-    g.save(args.out)
+    try:
+        g.save(args.out)
+    except OSError as error:      # the folder was fine before training; it may not be now
+        raise UsageError(f"cannot save the params to {args.out!r}: {error.strerror or error}") from None
     print(f"best {measure} {trainer.best_val_acc:.4f} at epoch {trainer.best_epoch} "
           f"of {len(history['loss'])}; {seconds:.1f} s; params saved to {args.out}")
     if args.plot:
@@ -290,6 +328,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("gategraph: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("gategraph: error: out of memory; choose smaller --hidden or --batch-size", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

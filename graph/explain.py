@@ -1,4 +1,6 @@
 """The backward pass as a table: for each gate, downstream = local x upstream."""
+import html
+
 import numpy as np
 
 
@@ -37,8 +39,8 @@ class BackwardTable:
     __repr__ = __str__
 
     def _repr_html_(self):
-        head = "".join(f"<th>{c}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in self.cells())
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self.cells())
         return f"<table><tr>{head}</tr>{body}</table>"
 
 

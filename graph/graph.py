@@ -1,4 +1,5 @@
 """ComputationalGraph: gates wired into a DAG, run forward in topological order and backward in reverse."""
+import contextlib
 import itertools
 
 import numpy as np
@@ -115,6 +116,9 @@ class ComputationalGraph:
 
     def add(self, gate, *inputs, name=None):
         """Wire ``gate`` to ``inputs`` (nodes or names, possibly of nodes added later); returns the node."""
+        if isinstance(gate, type):
+            raise TypeError(f"add() takes a gate instance, got the class {gate.__name__}: write {gate.__name__}() "
+                            "(each node needs a gate of its own)")
         if not (callable(getattr(gate, "forward", None)) and callable(getattr(gate, "backward", None))):
             raise TypeError(f"add() takes a gate (with forward and backward), got {gate!r}")
         if id(gate) in self._gate_nodes:
@@ -126,6 +130,20 @@ class ComputationalGraph:
         self._gate_nodes[id(gate)] = node.name
         self._last_gate = node.name
         return node
+
+    @contextlib.contextmanager
+    def atomic(self):
+        """A block of building that happens whole or not at all: when it raises, every node and param
+        it added is taken away again and the output is what it was (``with g.atomic(): ...``)."""
+        kept = (dict(self._nodes), dict(self._gate_nodes), dict(self._last_number), dict(self.params),
+                self._output, self._last_gate, list(self._input_names))
+        try:
+            yield self
+        except BaseException:
+            (self._nodes, self._gate_nodes, self._last_number, self.params, self._output, self._last_gate,
+             self._input_names) = kept
+            self._changed()
+            raise
 
     def set_output(self, node):
         """Make ``node`` (a node or name) what forward returns and backward starts from."""
@@ -253,21 +271,23 @@ class ComputationalGraph:
                                "last changed, or the last one failed)")
         grads = GradientSums(plan.output, seed(plan.output, dout))
         needs = plan.needs(inputs)
-        for node, parents in reversed(plan.gates):
+        sent = {}      # node -> what it sent back: written onto the nodes only once the whole pass has run,
+        for node, parents in reversed(plan.gates):      # so that a failed pass leaves the last one whole
             upstream = grads.get(node.name) if keep else grads.pop(node.name)
             if upstream is None or node.name not in needs:
                 continue
             downstream = run_gate(node, "backward", node.gate.backward, upstream, needs=needs[node.name])
             downstream = (downstream,) if len(parents) == 1 else as_tuple(node, parents, downstream)
-            node.downstream = downstream if keep else ()
+            if keep:
+                sent[node.name] = downstream
             for parent, grad in zip(parents, downstream):
                 if grad is not None:
                     grads.add(node, parent, grad)
-        return self._finish_backward(plan, grads.sums, keep)
+        return self._finish_backward(plan, grads.sums, sent, keep)
 
-    def _finish_backward(self, plan, grads, keep):
+    def _finish_backward(self, plan, grads, sent, keep):
         for node in plan.nodes:
-            node.grad = grads.get(node.name)
+            node.grad, node.downstream = grads.get(node.name), sent.get(node.name, ())
         self._kept, self._backward_done = keep, True
         self.grads = {name: (grads[name] if grads.get(name) is not None else np.zeros_like(value))
                       for name, value in self.params.items()}

@@ -1,31 +1,31 @@
 // The gategraph player: replays the steps kept in #gategraph-steps on the picture in
 // #gategraph-picture. Nothing is fetched: the page is complete as written.
+//
+// Everything the page knows sits in one object, `state`; names are only ever keys of Maps
+// (a node may be called "__proto__") and text of DOM nodes (textContent, never markup). What
+// each step shows is worked out once, when the page loads, so a key press draws one step.
 (function () {
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
-  var steps = JSON.parse(document.getElementById("gategraph-steps").textContent);
-  var picture = JSON.parse(document.getElementById("gategraph-picture").textContent);
+  var R = 24;
   var root = document.querySelector(".gg-player");
+  var state = {
+    steps: JSON.parse(document.getElementById("gategraph-steps").textContent),
+    picture: JSON.parse(document.getElementById("gategraph-picture").textContent),
+    current: 0,
+    timer: null,
+    nodes: new Map(),      // name -> {info, g, total}: the picture's node and its drawn group
+    edges: [],             // {info, key, g, value, grad}
+    forwardAt: new Map(),  // name -> index of its forward step
+    gradAt: new Map(),     // edge key -> [index of the backward step that sent its gradient, text]
+    totalAt: new Map(),    // name -> [index of its sum step, text]
+    firstBackward: -1
+  };
   var svg = root.querySelector(".gg-graph");
+  var scroller = svg.parentNode;
   var panel = root.querySelector("[data-panel]");
   var counter = root.querySelector("[data-counter]");
   var phase = root.querySelector("[data-phase]");
-  var R = 24;
-  var byName = {};
-  picture.nodes.forEach(function (n) {
-    byName[n.name] = n;
-    // n.symbol comes from the page's picture: graph.drawing.SYMBOLS, the one table of symbols
-    // half the width the node is drawn with: a circle, or an ellipse / box that fits its text
-    n.half = n.kind === "gate" ? Math.max(R, 3.6 * n.symbol.length + 8) : Math.max(R, 4 * n.name.length + 6);
-  });
-
-  // where each node's forward step and each gate's backward step stand in the list
-  var forwardAt = {}, backwardAt = {};
-  steps.forEach(function (s, k) {
-    if (s.kind === "forward") forwardAt[s.node] = k;
-    if (s.kind === "backward") backwardAt[s.node] = k;
-  });
-  var firstBackward = steps.findIndex(function (s) { return s.kind === "backward"; });
 
   function el(name, attrs, text) {
     var e = document.createElementNS(SVG, name);
@@ -41,12 +41,30 @@
     return e;
   }
 
+  function edgeKey(from, to, index) { return JSON.stringify([from, to, index]); }
+
+  // --- what each step shows, worked out once ------------------------------------------
+
+  state.steps.forEach(function (s, k) {
+    if (s.kind === "forward") state.forwardAt.set(s.node, k);
+    if (s.kind === "backward") {
+      if (state.firstBackward < 0) state.firstBackward = k;
+      s.downstream.forEach(function (d) { state.gradAt.set(edgeKey(d.to, s.node, d.index), [k, d.text]); });
+    }
+    if (s.kind === "sum") state.totalAt.set(s.node, [k, s.text]);
+  });
+
   // --- the picture ---------------------------------------------------------------
 
-  var out = byName[picture.output];
-  var result = {x: out.x + 150, y: out.y};
+  state.picture.nodes.forEach(function (n) {
+    // half the width the node is drawn with: a circle, or an ellipse / box that fits its text
+    var half = n.kind === "gate" ? Math.max(R, 3.6 * n.symbol.length + 8) : Math.max(R, 4 * n.name.length + 6);
+    state.nodes.set(n.name, {info: n, half: half});
+  });
   var width = 0, height = 0;
-  picture.nodes.forEach(function (n) { width = Math.max(width, n.x); height = Math.max(height, n.y); });
+  state.picture.nodes.forEach(function (n) { width = Math.max(width, n.x); height = Math.max(height, n.y); });
+  var out = state.nodes.get(state.picture.output);
+  var result = out ? {x: out.info.x + 150, y: out.info.y} : {x: 0, y: 0};
   width = Math.max(width, result.x) + 90;
   height += 70;
   svg.setAttribute("viewBox", "0 0 " + width + " " + height);
@@ -59,7 +77,7 @@
   defs.appendChild(marker);
   svg.appendChild(defs);
 
-  function edge(key, x1, y1, x2, y2) {
+  function drawEdge(key, x1, y1, x2, y2) {
     var g = el("g", {"class": "gg-edge", "data-edge": key});
     var mx = (x1 + x2) / 2;
     g.appendChild(el("path", {d: "M " + x1 + " " + y1 + " C " + mx + " " + y1 + ", " + mx + " " + y2 + ", " + x2 + " " + y2,
@@ -70,84 +88,99 @@
     var t = x2 - x1 > 250 ? 0.75 : 0.5, u = 1 - t;
     var lx = u * u * u * x1 + 3 * u * u * t * mx + 3 * u * t * t * mx + t * t * t * x2;
     var ly = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2;
-    g.value = el("text", {x: lx, y: ly - 6, "class": "gg-value", "data-value": ""});
-    g.grad = el("text", {x: lx, y: ly + 14, "class": "gg-grad", "data-grad": ""});
-    g.appendChild(g.value);
-    g.appendChild(g.grad);
+    var drawn = {key: key, g: g, value: el("text", {x: lx, y: ly - 6, "class": "gg-value", "data-value": ""}),
+                 grad: el("text", {x: lx, y: ly + 14, "class": "gg-grad", "data-grad": ""})};
+    g.appendChild(drawn.value);
+    g.appendChild(drawn.grad);
     svg.appendChild(g);
-    return g;
+    return drawn;
   }
 
-  var edges = picture.edges.map(function (e) {
-    var a = byName[e.from], b = byName[e.to];
-    var g = edge(e.from + "->" + e.to + "#" + e.index, a.x + a.half, a.y, b.x - b.half, b.y);
-    g.info = e;
-    return g;
+  state.picture.edges.forEach(function (e) {
+    var a = state.nodes.get(e.from), b = state.nodes.get(e.to);
+    var drawn = drawEdge(e.from + "->" + e.to + "#" + e.index, a.info.x + a.half, a.info.y, b.info.x - b.half, b.info.y);
+    drawn.info = e;
+    drawn.gradKey = edgeKey(e.from, e.to, e.index);
+    state.edges.push(drawn);
   });
-  var resultEdge = edge(picture.output + "->result", out.x + out.half, out.y, result.x - 8, result.y);
-  svg.appendChild(el("text", {x: result.x, y: result.y + 4, "class": "gg-result"}, "L"));
+  var resultEdge = out ? drawEdge(state.picture.output + "->result", out.info.x + out.half, out.info.y,
+                                  result.x - 8, result.y) : null;
+  if (out) svg.appendChild(el("text", {x: result.x, y: result.y + 4, "class": "gg-result"}, "L"));
 
-  var nodes = {};
-  picture.nodes.forEach(function (n) {
-    var g = el("g", {"class": "gg-node", "data-node": n.name, "data-kind": n.kind,
+  state.nodes.forEach(function (node, name) {
+    var n = node.info;
+    var g = el("g", {"class": "gg-node", "data-node": name, "data-kind": n.kind,
                      transform: "translate(" + n.x + "," + n.y + ")"});
     if (n.kind === "gate") {
-      g.appendChild(n.half > R ? el("ellipse", {rx: n.half, ry: R}) : el("circle", {r: R}));
+      g.appendChild(node.half > R ? el("ellipse", {rx: node.half, ry: R}) : el("circle", {r: R}));
       g.appendChild(el("text", {y: 4, "class": n.symbol.length > 4 ? "gg-symbol gg-small" : "gg-symbol"}, n.symbol));
     } else {
-      g.appendChild(el("rect", {x: -n.half, y: -14, width: 2 * n.half, height: 28, rx: n.kind === "param" ? 8 : 2}));
+      g.appendChild(el("rect", {x: -node.half, y: -14, width: 2 * node.half, height: 28, rx: n.kind === "param" ? 8 : 2}));
     }
-    g.appendChild(el("text", {y: n.kind === "gate" ? R + 14 : 4, "class": "gg-name"}, n.name));
-    g.total = el("text", {y: n.kind === "gate" ? R + 28 : 28, "class": "gg-total", "data-total": ""});
-    g.appendChild(g.total);
+    g.appendChild(el("text", {y: n.kind === "gate" ? R + 14 : 4, "class": "gg-name"}, name));
+    node.total = el("text", {y: n.kind === "gate" ? R + 28 : 28, "class": "gg-total", "data-total": ""});
+    g.appendChild(node.total);
     svg.appendChild(g);
-    nodes[n.name] = g;
+    node.g = g;
   });
 
   // --- one step ----------------------------------------------------------------------
 
   function valueKnown(name, k) {
-    var n = byName[name];
-    return n.kind !== "gate" || (forwardAt[name] !== undefined && forwardAt[name] <= k);
+    var node = state.nodes.get(name);
+    return node.info.kind !== "gate" || (state.forwardAt.has(name) && state.forwardAt.get(name) <= k);
   }
 
   function valueText(name) {
-    var n = byName[name];
-    if (n.kind !== "gate") return n.text;
-    return steps[forwardAt[name]].text;
+    var node = state.nodes.get(name);
+    return node.info.kind !== "gate" ? node.info.text : state.steps[state.forwardAt.get(name)].text;
+  }
+
+  function keepInView(s) {
+    // the current node and the nodes it reads from, as far as the pane allows
+    var names = [s.node].concat(s.kind === "forward" ? s.inputs.map(function (i) { return i.name; }) :
+                                s.kind === "backward" ? s.downstream.map(function (d) { return d.to; }) : []);
+    var xs = [], ys = [];
+    names.forEach(function (name) {
+      var node = state.nodes.get(name);
+      if (node) { xs.push(node.info.x - node.half - 20, node.info.x + node.half + 60); ys.push(node.info.y - 40, node.info.y + 50); }
+    });
+    if (!xs.length) return;
+    var left = Math.min.apply(null, xs), right = Math.max.apply(null, xs);
+    var top = Math.min.apply(null, ys), bottom = Math.max.apply(null, ys);
+    var here = state.nodes.get(s.node).info;
+    if (left < scroller.scrollLeft || right > scroller.scrollLeft + scroller.clientWidth) {
+      scroller.scrollLeft = Math.max(0, right - left <= scroller.clientWidth ? (left + right - scroller.clientWidth) / 2
+                                                                              : here.x - scroller.clientWidth / 2);
+    }
+    if (top < scroller.scrollTop || bottom > scroller.scrollTop + scroller.clientHeight) {
+      scroller.scrollTop = Math.max(0, bottom - top <= scroller.clientHeight ? (top + bottom - scroller.clientHeight) / 2
+                                                                              : here.y - scroller.clientHeight / 2);
+    }
   }
 
   function show(k) {
-    var s = steps[k];
-    var gradOf = {}, totals = {};
-    for (var j = 0; j <= k; j++) {
-      if (steps[j].kind === "backward") {
-        steps[j].downstream.forEach(function (d) { gradOf[d.to + "->" + steps[j].node + "#" + d.index] = d.text; });
-      } else if (steps[j].kind === "sum") {
-        totals[steps[j].node] = steps[j].text;
-      }
-    }
-    edges.forEach(function (g) {
-      var key = g.getAttribute("data-edge");
-      g.value.textContent = valueKnown(g.info.from, k) ? valueText(g.info.from) : "";
-      g.grad.textContent = gradOf[key] || "";
-      var lit = (s.node === g.info.to && (s.kind === "forward" || s.kind === "backward")) ||
-                (s.kind === "sum" && s.node === g.info.from);
-      g.classList.toggle("gg-lit", lit);
+    var s = state.steps[k];
+    state.edges.forEach(function (e) {
+      var sent = state.gradAt.get(e.gradKey);
+      e.value.textContent = valueKnown(e.info.from, k) ? valueText(e.info.from) : "";
+      e.grad.textContent = sent && sent[0] <= k ? sent[1] : "";
+      var lit = (s.node === e.info.to && (s.kind === "forward" || s.kind === "backward")) ||
+                (s.kind === "sum" && s.node === e.info.from);
+      e.g.classList.toggle("gg-lit", lit);
     });
-    resultEdge.value.textContent = valueKnown(picture.output, k) ? valueText(picture.output) : "";
-    resultEdge.grad.textContent = firstBackward >= 0 && k >= firstBackward ? picture.result.grad_text : "";
-    Object.keys(nodes).forEach(function (name) {
-      var g = nodes[name];
-      if (name === s.node) g.setAttribute("data-current", "true"); else g.removeAttribute("data-current");
-      g.classList.toggle("gg-done", valueKnown(name, k));
-      g.total.textContent = totals[name] ? "\u03a3 " + totals[name] : "";
-    });
-    var scroll = svg.parentNode, at = byName[s.node];      // keep the lit node in view
-    if (at && (at.x < scroll.scrollLeft + 40 || at.x > scroll.scrollLeft + scroll.clientWidth - 80)) {
-      scroll.scrollLeft = Math.max(0, at.x - scroll.clientWidth / 2);
+    if (resultEdge) {
+      resultEdge.value.textContent = valueKnown(state.picture.output, k) ? valueText(state.picture.output) : "";
+      resultEdge.grad.textContent = state.firstBackward >= 0 && k >= state.firstBackward ? state.picture.result.grad_text : "";
     }
-    counter.textContent = "step " + (k + 1) + " / " + steps.length;
+    state.nodes.forEach(function (node, name) {
+      if (name === s.node) node.g.setAttribute("data-current", "true"); else node.g.removeAttribute("data-current");
+      node.g.classList.toggle("gg-done", valueKnown(name, k));
+      var total = state.totalAt.get(name);
+      node.total.textContent = total && total[0] <= k ? "\u03a3 " + total[1] : "";
+    });
+    keepInView(s);
+    counter.textContent = "step " + (k + 1) + " / " + state.steps.length;
     phase.textContent = s.kind === "forward" ? "forward pass" : (s.kind === "sum" ? "backward: a sum at a branch" : "backward pass");
     root.setAttribute("data-step", k);
     panel.setAttribute("data-step-kind", s.kind);
@@ -226,31 +259,43 @@
     }
   }
 
-  // --- controls ----------------------------------------------------------------------
+  // --- controls: on the player itself, never the whole document -------------------------------
 
-  var current = 0, timer = null;
   function go(k) {
-    current = Math.max(0, Math.min(steps.length - 1, k));
-    show(current);
+    if (!state.steps.length) return;
+    state.current = Math.max(0, Math.min(state.steps.length - 1, k));
+    show(state.current);
   }
   function play() {
-    if (timer) { clearInterval(timer); timer = null; root.classList.remove("gg-playing"); return; }
-    if (current >= steps.length - 1) go(0);
+    if (state.timer) { clearInterval(state.timer); state.timer = null; root.classList.remove("gg-playing"); return; }
+    if (!state.steps.length) return;
+    if (state.current >= state.steps.length - 1) go(0);
     root.classList.add("gg-playing");
-    timer = setInterval(function () {
-      if (current >= steps.length - 1) { play(); return; }
-      go(current + 1);
+    state.timer = setInterval(function () {
+      if (state.current >= state.steps.length - 1) { play(); return; }
+      go(state.current + 1);
     }, 900);
   }
-  var actions = {first: function () { go(0); }, prev: function () { go(current - 1); },
-                 next: function () { go(current + 1); }, last: function () { go(steps.length - 1); }, play: play};
-  root.querySelectorAll("[data-action]").forEach(function (b) {
-    b.addEventListener("click", function () { actions[b.getAttribute("data-action")](); });
+  var actions = new Map([["first", function () { go(0); }], ["prev", function () { go(state.current - 1); }],
+                         ["next", function () { go(state.current + 1); }],
+                         ["last", function () { go(state.steps.length - 1); }], ["play", play]]);
+  var keys = new Map([["ArrowRight", "next"], ["ArrowLeft", "prev"], ["Home", "first"], ["End", "last"], [" ", "play"]]);
+  root.addEventListener("click", function (e) {
+    var button = e.target.closest ? e.target.closest("[data-action]") : null;
+    if (button && root.contains(button) && actions.has(button.getAttribute("data-action"))) {
+      actions.get(button.getAttribute("data-action"))();
+    }
   });
-  document.addEventListener("keydown", function (e) {
-    var key = {ArrowRight: "next", ArrowLeft: "prev", Home: "first", End: "last", " ": "play"}[e.key];
-    if (key) { e.preventDefault(); actions[key](); }
+  root.addEventListener("keydown", function (e) {
+    if (keys.has(e.key)) { e.preventDefault(); actions.get(keys.get(e.key))(); }
   });
-  window.gategraphPlayer = {go: go, steps: steps, current: function () { return current; }};
-  if (steps.length) go(0);
+  window.gategraphPlayer = {go: go, steps: state.steps, current: function () { return state.current; }};
+  if (state.steps.length) {
+    go(0);
+  } else {
+    counter.textContent = "no steps";
+    panel.appendChild(html("p", "gg-explain", "This graph has no gate: there is nothing to step through."));
+  }
+  // a page of its own takes the keys at once; inside a notebook's frame, only once clicked
+  if (window.self === window.top) root.focus();
 })();

@@ -129,7 +129,7 @@ def check_grad(node, parent, grad):
     dtype = getattr(parent.value, "dtype", None)
     if dtype is not None and dtype.kind == "f" and getattr(grad, "dtype", None) != dtype:
         if want == () and np.result_type(grad).kind == "f":
-            return dtype.type(grad)
+            return np.asarray(grad, dtype=dtype)
         raise ValueError(f"{node.label}: backward returned a {np.result_type(grad)} gradient for "
                          f"input {parent.name!r} of dtype {dtype} (inputs of mixed float dtypes "
                          "promote; feed arrays of the params' dtype)")

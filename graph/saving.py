@@ -1,4 +1,5 @@
 """Params on disk: an ``.npz`` file (one ``.npy`` member per param), written atomically, read warily."""
+import contextlib
 import os
 import tempfile
 import zipfile
@@ -16,29 +17,43 @@ def _umask():
     return mask
 
 
+@contextlib.contextmanager
+def atomic_file(path, what="params"):
+    """A binary file to write that lands at exactly ``path`` only when the block ends without an
+    error: readers see the old file or the new one, never half of one, and a failure leaves the old."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save {what} to {path!r}: it is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save {what} to {path!r}: the folder {folder!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".gategraph-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_atomically(path, data, what="the page"):
+    """``data`` (bytes) written to ``path`` through `atomic_file`."""
+    with atomic_file(path, what) as f:
+        f.write(data)
+
+
 def save(params, path):
     """Write ``params`` (name -> array) to the ``.npz`` file at exactly ``path``, atomically.
 
     Members are written one by one rather than through ``numpy.savez(**params)``,
     whose own keywords (``file``, ``allow_pickle``) would collide with param names.
     """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"cannot save params to {path!r}: it is a folder; give a file name")
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"cannot save params to {path!r}: the folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".gategraph-", suffix=".npz.tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as archive:
-            for name, array in params.items():
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                    _format.write_array(member, np.asarray(array), allow_pickle=False)
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)   # readers see the old file or the new one, never half of one
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_file(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as archive:
+        for name, array in params.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                _format.write_array(member, np.asarray(array), allow_pickle=False)
 
 
 def _header(member):

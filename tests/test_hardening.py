@@ -297,7 +297,7 @@ def test_float16_is_refused_with_what_is_supported_not_blamed_as_mixed_dtypes():
     (["train", "--plot", "/nonexistent-folder/c.png"], "not a writable folder"),
     (["train", "--plot", "curves.gif"], "expected a file ending in .png"),
     (["train", "--dropout", "1.5"], "--dropout must lie in"),
-    (["train", "--task", "addition", "--conv"], "--conv and several --hidden"),
+    (["train", "--task", "addition", "--conv"], "one LSTM layer: --conv does not apply"),
     (["check", "tests.test_hardening:Unmakeable"], "cannot make Unmakeable.*RuntimeError: no"),
     (["check", "tests.test_hardening:Forty", "--shape", "100000,100000"], "over a million elements"),
 ])

@@ -121,7 +121,41 @@ def test_names_that_look_like_markup_cannot_break_the_page():
     g.backward()
     page = g.step_through().html()
     assert page.count("</script>") == 3      # the two JSON blocks and the script, nothing inside them
-    assert "<\\/script><b>" in page
+    assert "\\u003c/script\\u003e\\u003cb\\u003e" in page and "<b>" not in page
+
+
+def _json_blocks(page):
+    """The page's JSON blocks as JSON.parse reads them (Python's json refuses NaN as JSON.parse does)."""
+    def strict(text):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    steps = re.search(r'<script type="application/json" id="gategraph-steps">(.*?)</script>', page, re.S)
+    picture = re.search(r'<script type="application/json" id="gategraph-picture">(.*?)</script>', page, re.S)
+    return strict(steps.group(1)), strict(picture.group(1))
+
+
+@pytest.mark.parametrize("name", ["<!--<script>", "__proto__", "a&b", "x\u2028y", "</script>", "constructor"])
+def test_any_node_name_survives_the_page_as_json(name):
+    g = ComputationalGraph()
+    x = g.input(name)
+    (x * 2.0).named("out")
+    g.forward(**{name: 1.5})
+    g.backward()
+    page = g.step_through().html()
+    assert page.count("<script") == 3 and page.count("</script>") == 3
+    steps, picture = _json_blocks(page)
+    assert {n["name"] for n in picture["nodes"]} == {name, "const_1", "out"}
+    assert steps[0]["inputs"][0]["name"] == name
+
+
+def test_nan_check_results_and_values_are_written_as_json_strings():
+    g = ComputationalGraph()
+    x = g.input("x")
+    g.add(G.Log(), x, name="log")
+    g.forward(x=np.array([1e-12, 2.0]))    # log is not finite within h of 1e-12: the check cannot pass
+    g.backward()
+    steps, _ = _json_blocks(g.step_through(check=True).html())
+    check = [s for s in steps if s["kind"] == "backward"][0]["check"]
+    assert check["passed"] is False and "numerical gradient is nan" in check["message"]
 
 
 def test_inline_in_a_notebook_is_an_isolated_iframe(seed_graph):

@@ -172,3 +172,67 @@ def test_a_conv_net_plays_to_the_end(browser, tmp_path, rng):
     assert page.counter() == paused_at
     page.shot("conv")
     page.close()
+
+
+@pytest.mark.parametrize("name", ["<!--<script>", "__proto__", "constructor", "</script><b>x", "a\u2028b"])
+def test_any_node_name_shows_its_first_step_and_is_marked_current(browser, tmp_path, name):
+    from graph import ComputationalGraph
+    g = ComputationalGraph()
+    x = g.input(name)
+    g.add(__import__("gates").Tanh(), x, name=name + "'")
+    g.add(__import__("gates").Exp(), name + "'", name=name + "!")
+    g.forward(**{name: 0.5})
+    g.backward()
+    page = Page(browser, g, tmp_path / "names.html", check=True)
+    assert page.current() == name + "'" and page.counter() == "step 1 / 4"
+    page.press("next")
+    assert page.current() == name + "!"
+    page.page.keyboard.press("End")
+    assert page.current() == name + "'" and page.page.get_attribute("[data-check]", "data-check") == "passed"
+    page.close()
+
+
+def test_a_graph_without_gates_shows_a_page_that_ignores_keys(browser, tmp_path):
+    from graph import ComputationalGraph
+    g = ComputationalGraph()
+    g.set_output(g.input("x"))
+    g.forward(x=2.0)
+    g.backward()
+    page = Page(browser, g, tmp_path / "empty.html")
+    assert page.counter() == "no steps"
+    for key in ("ArrowRight", "ArrowLeft", "End", "Home", " "):
+        page.page.keyboard.press(key)
+    page.press("next")
+    page.press("play")
+    page.close()
+
+
+def test_keys_belong_to_the_player_not_to_the_page_around_it(browser, tmp_path, seed_graph):
+    page = Page(browser, seed_graph, tmp_path / "keys.html")
+    page.page.keyboard.press("ArrowRight")              # a page of its own has the player focused
+    assert page.counter() == "step 2 / 4"
+    page.page.evaluate("document.activeElement.blur(); document.body.focus()")
+    page.page.keyboard.press("ArrowRight")              # focus elsewhere: the key is not the player's
+    assert page.counter() == "step 2 / 4"
+    page.page.click(".gg-graph")
+    page.page.keyboard.press("ArrowRight")
+    assert page.counter() == "step 3 / 4"
+    page.close()
+
+
+def test_the_current_node_and_its_inputs_are_scrolled_into_view(browser, tmp_path, rng):
+    g = mlp((30, 20, 20, 20, 20, 10), seed=0)
+    g.forward(x=rng.standard_normal((4, 30)), y=np.array([0, 1, 2, 3]))
+    g.backward()
+    page = Page(browser, g, tmp_path / "wide.html")
+    page.page.set_viewport_size({"width": 700, "height": 500})
+    backward = [k for k, s in enumerate(page.player.steps) if s["kind"] == "backward" and s["node"] == "affine1"][0]
+    for _ in range(backward):
+        page.page.keyboard.press("ArrowRight")
+    assert page.current() == "affine1"
+    pane = page.page.locator(".gg-scroll").bounding_box()
+    for name in ("affine1", "x", "W1"):
+        box = page.page.locator(f'[data-node="{name}"]').bounding_box()
+        assert pane["x"] - 1 <= box["x"] and box["x"] + box["width"] <= pane["x"] + pane["width"] + 1, name
+        assert pane["y"] - 1 <= box["y"] and box["y"] + box["height"] <= pane["y"] + pane["height"] + 1, name
+    page.close()

@@ -31,17 +31,28 @@ def clip_grads(grads, max_norm):
     ``grads`` is a dict (name -> array) or a sequence of arrays; None entries are skipped.
     Returns the norm before clipping, as ``torch.nn.utils.clip_grad_norm_`` does (same
     factor ``max_norm / (norm + 1e-6)``). A NaN or inf norm raises FloatingPointError
-    and changes nothing.
+    and changes nothing. Every gradient counts in the norm, but an array that two params
+    share (``W + V`` sends one array to both) is scaled once; a dict's numpy scalars, which
+    cannot change in place, are replaced by scaled ones.
     """
     max_norm = _hyperparameter("clip_grads", "max_norm", max_norm)
-    arrays = [g for g in (grads.values() if isinstance(grads, dict) else grads) if g is not None]
-    norm = math.sqrt(sum(float(np.vdot(g, g).real) for g in arrays))
+    entries = list(grads.items()) if isinstance(grads, dict) else list(enumerate(grads))
+    entries = [(key, g) for key, g in entries if g is not None]
+    norm = math.sqrt(sum(float(np.vdot(g, g).real) for _, g in entries))
     if not math.isfinite(norm):
         raise FloatingPointError("clip_grads: the gradients' norm is NaN or inf; nothing was changed")
     factor = max_norm / (norm + 1e-6)
     if factor < 1:
-        for g in arrays:
-            g *= g.dtype.type(factor)
+        if not isinstance(grads, dict) and any(not isinstance(g, np.ndarray) for _, g in entries):
+            raise TypeError("clip_grads: a sequence of gradients must hold arrays, which it scales in place; "
+                            "pass a dict to have numbers replaced")
+        scaled = set()
+        for key, g in entries:
+            if not isinstance(g, np.ndarray):
+                grads[key] = np.result_type(g).type(g * factor)
+            elif id(g) not in scaled:
+                scaled.add(id(g))
+                g *= g.dtype.type(factor)
     return norm
 
 

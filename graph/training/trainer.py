@@ -4,6 +4,8 @@ import time
 
 import numpy as np
 
+from gates.base import hyperparameter
+
 from .optim import clip_grads
 
 
@@ -25,6 +27,23 @@ def count(x):
     if len(set(sizes.values())) > 1:
         raise ValueError(f"the named inputs hold different numbers of examples: {sizes}")
     return next(iter(sizes.values()), 0)
+
+
+def as_arrays(part, x, name="x"):
+    """``x`` (an array, or a dict of named input arrays) with lists made arrays, or a ValueError naming
+    the input that does not hold numbers with a first (example) axis."""
+    named = x.items() if isinstance(x, dict) else [(name, x)]
+    arrays = {}
+    for key, value in named:
+        try:
+            array = np.asarray(value)
+        except ValueError as error:          # ragged lists
+            raise ValueError(f"the {part} set's {key!r} is not an array of numbers ({error})") from None
+        if array.ndim == 0 or array.dtype.kind not in "fiub":
+            raise ValueError(f"the {part} set's {key!r} holds {array.dtype} data of shape {array.shape}; expected "
+                             "numbers with one row per example")
+        arrays[key] = array
+    return arrays if isinstance(x, dict) else arrays[name]
 
 
 def predict(graph, x, output="scores", batch_size=1024):
@@ -109,10 +128,13 @@ class Trainer:
 
     def __init__(self, graph, optimizer, batch_size=64, epochs=20, lr_decay=1.0, patience=None,
                  seed=0, progress="bar", train_acc_samples=1000, clip=None):
-        if batch_size < 1 or epochs < 1:
-            raise ValueError(f"batch_size and epochs must be positive, got {batch_size} and {epochs}")
-        if not (np.isfinite(lr_decay) and lr_decay > 0):
-            raise ValueError(f"lr_decay must be a finite number > 0, got {lr_decay}")
+        batch_size = hyperparameter("Trainer", "batch_size", batch_size, "int", low=1)
+        epochs = hyperparameter("Trainer", "epochs", epochs, "int", low=1)
+        lr_decay = hyperparameter("Trainer", "lr_decay", lr_decay, low=0, low_open=True)
+        patience = hyperparameter("Trainer", "patience", patience, "int", low=1, optional=True)
+        clip = hyperparameter("Trainer", "clip", clip, low=0, low_open=True, optional=True)
+        progress = hyperparameter("Trainer", "progress", progress, "choice", choices=("bar", "lines", "silent"))
+        train_acc_samples = hyperparameter("Trainer", "train_acc_samples", train_acc_samples, "int", low=1)
         self.graph, self.optimizer, self.clip = graph, optimizer, clip
         self.batch_size, self.epochs, self.lr_decay, self.patience = batch_size, epochs, lr_decay, patience
         self.rng = np.random.default_rng(seed)
@@ -132,7 +154,15 @@ class Trainer:
         return loss
 
     def fit(self, x_train, y_train, x_val, y_val):
-        """Train for the configured epochs; returns ``history``."""
+        """Train for the configured epochs; returns ``history``. The data is checked before the first
+        step: arrays of numbers, the validation set naming the same inputs as the training set."""
+        x_train, x_val = as_arrays("training", x_train), as_arrays("validation", x_val)
+        y_train, y_val = as_arrays("training", y_train, "y"), as_arrays("validation", y_val, "y")
+        if isinstance(x_train, dict) != isinstance(x_val, dict) or (
+                isinstance(x_train, dict) and set(x_train) != set(x_val)):
+            named = [sorted(x) if isinstance(x, dict) else "one array x" for x in (x_train, x_val)]
+            raise ValueError(f"the training set feeds {named[0]} but the validation set {named[1]}; expected "
+                             "the same inputs")
         for part, x, y in (("training", x_train, y_train), ("validation", x_val, y_val)):
             if count(x) != len(y) or len(y) == 0:
                 raise ValueError(f"the {part} set has {count(x)} examples in x and {len(y)} in y; expected "

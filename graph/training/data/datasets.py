@@ -55,6 +55,9 @@ def digits_split(fractions=(0.6, 0.2, 0.2), seed=0, dtype=np.float64):
 
 def spiral(points_per_class=100, classes=3, noise=0.2, seed=0, dtype=np.float64):
     """CS231n's spiral: ``classes`` interleaved arms in 2-D. Returns x (N, 2), y (N,)."""
+    points_per_class = hyperparameter("spiral", "points_per_class", points_per_class, "int", low=1)
+    classes = hyperparameter("spiral", "classes", classes, "int", low=1)
+    noise = hyperparameter("spiral", "noise", noise, low=0)
     rng = np.random.default_rng(seed)
     radius = np.tile(np.linspace(0.0, 1.0, points_per_class), classes)
     y = np.repeat(np.arange(classes), points_per_class)
@@ -66,6 +69,8 @@ def spiral(points_per_class=100, classes=3, noise=0.2, seed=0, dtype=np.float64)
 
 def xor(n=200, noise=0.1, seed=0, dtype=np.float64):
     """Points near the four corners of [-1, 1]^2, class 1 where the signs of the coordinates differ."""
+    n = hyperparameter("xor", "n", n, "int", low=1)
+    noise = hyperparameter("xor", "noise", noise, low=0)
     rng = np.random.default_rng(seed)
     corners = rng.choice([-1.0, 1.0], size=(n, 2))
     x = corners + rng.standard_normal((n, 2)) * noise
@@ -75,6 +80,9 @@ def xor(n=200, noise=0.1, seed=0, dtype=np.float64):
 
 def blobs(points_per_class=100, classes=3, spread=0.5, seed=0, dtype=np.float64):
     """Gaussian blobs around ``classes`` centres on the unit circle. Returns x (N, 2), y (N,)."""
+    points_per_class = hyperparameter("blobs", "points_per_class", points_per_class, "int", low=1)
+    classes = hyperparameter("blobs", "classes", classes, "int", low=1)
+    spread = hyperparameter("blobs", "spread", spread, low=0)
     rng = np.random.default_rng(seed)
     angles = 2 * np.pi * np.arange(classes) / classes
     centres = 2.0 * np.column_stack([np.cos(angles), np.sin(angles)])

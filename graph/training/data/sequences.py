@@ -100,6 +100,7 @@ def tiny_corpus(sentences=2000, seed=0):
     character-level model learns first (spelling, spaces, capitals after a full
     stop) and is free of any licence.
     """
+    sentences = hyperparameter("tiny_corpus", "sentences", sentences, "int", low=1)
     rng = np.random.default_rng(seed)
     lines = []
     for _ in range(sentences):
@@ -116,7 +117,11 @@ def text_batches(ids, length, seed=None):
     Consecutive rows continue each other, so a model may carry its final state from
     one row to the next (truncated backpropagation through time); ``seed`` shuffles rows.
     """
+    length = hyperparameter("text_batches", "length", length, "int", low=1)
+    ids = np.asarray(ids)
     rows = (len(ids) - 1) // length
+    if rows < 1:
+        raise ValueError(f"text_batches: {len(ids)} ids make no row of length {length} (and the id after it)")
     x = ids[:rows * length].reshape(rows, length)
     y = ids[1:rows * length + 1].reshape(rows, length)
     if seed is not None:
@@ -208,7 +213,12 @@ def skip_gram_pairs(ids, window=2, negatives=5, seed=0):
     Returns ``center`` (M,), ``context`` (M, 1 + negatives) and ``labels`` (M, 1 + negatives)
     with 1 in the first column and 0 elsewhere.
     """
+    window = hyperparameter("skip_gram_pairs", "window", window, "int", low=1)
+    negatives = hyperparameter("skip_gram_pairs", "negatives", negatives, "int", low=0)
     ids = np.asarray(ids)
+    if ids.ndim != 1 or ids.dtype.kind not in "iu" or len(ids) <= window or ids.min() < 0:
+        raise ValueError(f"skip_gram_pairs: ids must be a sequence of more than window={window} ids >= 0, got "
+                         f"{ids.dtype} data of shape {ids.shape}")
     rng = np.random.default_rng(seed)
     centers, contexts = [], []
     for shift in range(1, window + 1):

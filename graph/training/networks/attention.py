@@ -5,6 +5,8 @@ Node and param names say where they sit: ``block0.attention.weights`` is the sof
 first block's attention, ``block0.attention.Wq`` its query projection (``Wq = q_proj.weight.T``
 in PyTorch's layout).
 """
+import functools
+
 import numpy as np
 
 from gates import (
@@ -44,6 +46,16 @@ def _linear(g, x, fan_in, fan_out, name, rng, dtype):
     return g.add(Linear(), x, W, b, name=name)
 
 
+def _atomic(builder):
+    """A builder that adds to a graph ``g`` it is given: all of it, or (when it fails) nothing."""
+    @functools.wraps(builder)
+    def build(g, *args, **kwargs):
+        with g.atomic():
+            return builder(g, *args, **kwargs)
+    return build
+
+
+@_atomic
 def attention(g, query, key, value, width, heads, name="attention", mask=None, seed=0, dtype=np.float64):
     """Multi-head scaled dot-product attention added to ``g``; returns its output node (N, Tq, width).
 
@@ -83,6 +95,7 @@ def attention(g, query, key, value, width, heads, name="attention", mask=None, s
     return _linear(g, merged, width, width, f"{name}.out", rng, dtype)
 
 
+@_atomic
 def transformer_block(g, x, width, heads, hidden, name="block", mask=None, seed=0, dtype=np.float64):
     """A pre-norm transformer block added to ``g``; returns its output node (N, T, width).
 
