@@ -7,7 +7,6 @@ are one matrix product before the loop; only the hidden-to-hidden product is per
 Weight layouts follow PyTorch: ``Wx = weight_ih.T``, ``Wh = weight_hh.T``.
 """
 import numpy as np
-from scipy.special import expit
 
 from .base import Gate, GateError, as_floats, cast_like, unbroadcast
 
@@ -41,6 +40,19 @@ def _check(gate, x, h0, Wx, Wh, blocks, biases):
         raise GateError(gate, f"the inputs have dtypes {listed}; expected one float dtype for all (feed the "
                               "states and data in the weights' dtype)")
     return x
+
+
+def sigmoid_(a):
+    """a <- sigmoid(a) in place, as 0.5 + 0.5 tanh(a / 2): stable for any finite a (tanh saturates,
+    nothing overflows). Used on the gate columns of the recurrent loops, where numpy's tanh is ~1.6x
+    faster than scipy's expit on float32 column slices (an LSTM step of batch 128, H 128: 390 us
+    against 625 us for the i, f, g, o nonlinearities; benchmarks/lstm_step.py). The `Sigmoid` gate
+    keeps expit, which also keeps the far negative tail's relative precision (tanh's rounds to 0)."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
 
 
 def _time_major(a):
@@ -157,9 +169,9 @@ class LSTM(Gate):
         for t in range(T):
             a = self.acts[t]
             a += h @ Wh
-            expit(a[:, :2 * H], out=a[:, :2 * H])
+            sigmoid_(a[:, :2 * H])
             np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
-            expit(a[:, 3 * H:], out=a[:, 3 * H:])
+            sigmoid_(a[:, 3 * H:])
             i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
             c = np.multiply(f, c, out=self.cs[t])
             c += i * g
@@ -222,7 +234,7 @@ class GRU(Gate):
         for t in range(T):
             a, hw = self.acts[t], h @ Wh + bh
             a[:, :2 * H] += hw[:, :2 * H]
-            expit(a[:, :2 * H], out=a[:, :2 * H])
+            sigmoid_(a[:, :2 * H])
             r, z = a[:, :H], a[:, H:2 * H]
             self.hw_n[t] = hw[:, 2 * H:]
             n = a[:, 2 * H:] = np.tanh(a[:, 2 * H:] + r * hw[:, 2 * H:])
