@@ -228,3 +228,20 @@ def test_gategraph_train_addition_reaches_95_percent(tmp_path, capsys):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("test accuracy: ") and float(last.split(": ")[1]) >= 0.95
     assert out.exists()
+
+
+def test_the_recurrent_loops_sigmoid_is_stable_and_matches_expit():
+    from scipy.special import expit
+
+    from gates.recurrent import sigmoid_
+    x = np.array([-1e4, -100.0, -20.0, -1.0, 0.0, 1e-3, 3.0, 100.0, 1e4])
+    for dtype in (np.float32, np.float64):
+        with np.errstate(all="raise"):              # no overflow, no invalid value anywhere
+            y = sigmoid_(x.astype(dtype))
+        assert y.dtype == dtype and np.all((y >= 0) & (y <= 1))
+        np.testing.assert_allclose(y, expit(x), atol=2e-7 if dtype == np.float32 else 1e-15)
+    g = G.LSTM()
+    with np.errstate(all="raise"):
+        h = g.forward(np.full((2, 3, 4), 1e4), np.zeros(5), np.zeros(5), np.ones((4, 20)), np.ones((5, 20)),
+                      np.zeros(20))
+    assert np.all(np.isfinite(h))
