@@ -1,22 +1,23 @@
 """Gates: the operations of a computational graph, each with forward and backward."""
 from .activations import ELU, GELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from .arithmetic import (
-                         Abs,
-                         Add,
-                         Amax,
-                         Clip,
-                         Divide,
-                         Exp,
-                         Log,
-                         MatMul,
-                         Max,
-                         Mean,
-                         Multiply,
-                         Power,
-                         Repeat,
-                         Square,
-                         Subtract,
-                         Sum,
+    Abs,
+    Add,
+    Amax,
+    Clip,
+    Divide,
+    Erf,
+    Exp,
+    Log,
+    MatMul,
+    Max,
+    Mean,
+    Multiply,
+    Power,
+    Repeat,
+    Square,
+    Subtract,
+    Sum,
 )
 from .base import DtypeError, Gate, GateError, HyperparameterError, NotForwardedError, unbroadcast
 from .conv import AvgPool2D, Conv2D, ConvTranspose2D, MaxPool2D
@@ -27,7 +28,7 @@ from .sequence import Concat, Embedding, LayerNorm, Linear, LogSoftmax, Slice, S
 __all__ = [
     "Gate", "GateError", "DtypeError", "HyperparameterError", "NotForwardedError", "unbroadcast",
     "Add", "Subtract", "Multiply", "Divide", "Max",
-    "Square", "Power", "Exp", "Log", "Abs", "Clip",
+    "Square", "Power", "Exp", "Log", "Abs", "Clip", "Erf",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU",
     "MatMul", "Sum", "Mean", "Amax", "Repeat",
     "Affine", "Flatten", "Reshape", "Dropout", "BatchNorm",

@@ -1,5 +1,8 @@
 """Elementwise arithmetic, reductions and matrix products."""
+import math
+
 import numpy as np
+from scipy.special import erf
 
 from .base import (
     Gate,
@@ -198,6 +201,20 @@ class Abs(Gate):
 
     def backward(self, dout):
         return cast_like(dout, self.sign) * self.sign
+
+
+class Erf(Gate):
+    """out = erf(x), the error function; its derivative is 2 / sqrt(pi) exp(-x^2). (ONNX builds the
+    exact GELU from it: a model imported from ONNX may hold one.)"""
+
+    rule = "2/sqrt(pi) exp(-{0}^2)"
+
+    def forward(self, x):
+        self.x = as_float(self, x)
+        return erf(self.x)
+
+    def backward(self, dout):
+        return cast_like(dout, self.x) * (2 / math.sqrt(math.pi)) * np.exp(-self.x * self.x)
 
 
 class Clip(Gate):

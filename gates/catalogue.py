@@ -175,6 +175,7 @@ GATES = [
     *_unary(G.GELU, R.gelu, lambda t, x: t.nn.functional.gelu(x)),
     *_unary(lambda: G.GELU(approximate="tanh"), R.gelu_tanh, lambda t, x: t.nn.functional.gelu(x, approximate="tanh")),
     *_unary(G.Abs, np.abs, lambda t, x: x.abs(), "nonzero"),
+    *_unary(G.Erf, R.erf, lambda t, x: t.erf(x)),
     # offgrid values (k/2 + 1/4) never sit on the bounds, where Clip has its kinks
     *_unary(lambda: G.Clip(-0.5, 1.0), lambda x: np.clip(x, -0.5, 1.0), lambda t, x: x.clamp(-0.5, 1.0), "offgrid"),
     *_unary(lambda: G.Clip(min=0.0), lambda x: np.maximum(x, 0.0), lambda t, x: x.clamp(min=0.0), "offgrid",

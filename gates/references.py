@@ -1,7 +1,7 @@
 """Plain-numpy references of the gates (the first oracle: slow and obviously right) and the
 PyTorch references that need more than a line (the second), for ``gates.catalogue``."""
 import numpy as np
-from scipy.special import erf
+from scipy.special import erf  # noqa: F401 - the reference of the Erf gate
 
 
 def sigmoid(x):
