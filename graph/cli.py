@@ -1,4 +1,5 @@
-"""The ``gategraph`` command: ``train`` the digits network, ``check`` gates' gradients."""
+"""The ``gategraph`` command: ``train`` the digits network, ``check`` gates' gradients, ``show`` an
+ONNX model's backward pass."""
 import argparse
 import importlib
 import importlib.util
@@ -85,12 +86,22 @@ def parser():
                                                  "gategraph-digits.npz or gategraph-addition.npz)")
     t.add_argument("--plot", default=None, metavar="PATH", help="save loss and accuracy curves as PNG")
     t.add_argument("--quiet", action="store_true", help="no progress output")
+    t.add_argument("--export", default=None, metavar="MODEL.onnx",
+                   help="also write the trained model (without its loss) as ONNX (needs the onnx extra)")
     c = sub.add_parser("check", help="check gates' gradients against centred differences")
     c.add_argument("target", nargs="?", help="MODULE:CLASS of a Gate subclass to check "
                                              "(default: every built-in gate and loss)")
     c.add_argument("--shape", type=_sizes, action="append", metavar="N[,N...]",
                    help="shape of one input (repeat for each input; default 3,4 each)")
     c.add_argument("--seed", type=_number(int, 0, strict=False), default=0)
+    s = sub.add_parser("show", help="write the step-through page of an ONNX model's forward and backward pass")
+    s.add_argument("model", metavar="MODEL.onnx", help="an ONNX model (from gategraph train --export, "
+                                                        "torch.onnx.export, ...)")
+    s.add_argument("--out", required=True, metavar="PAGE.html", help="where to write the page")
+    s.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
+                   help="feed input NAME from a .npy file (repeat; default: random data of its declared shape)")
+    s.add_argument("--check", action="store_true", help="check each gate's gradients numerically on the page")
+    s.add_argument("--seed", type=_number(int, 0, strict=False), default=0)
     return p
 
 
@@ -118,10 +129,18 @@ def _writable(path, what):
 MAX_PARAM_BYTES = 2 << 30
 
 
+def _needs_onnx(what):
+    if importlib.util.find_spec("onnx") is None:
+        raise UsageError(f"{what} needs the onnx extra: pip install -e \".[onnx]\" (onnx, onnxruntime)")
+
+
 def _check_train_options(args):
     """Everything about the options that can be known before training: said now, not after."""
     args.out = args.out if args.out is not None else f"gategraph-{args.task}.npz"
     _writable(args.out, "the params")
+    if args.export:
+        _needs_onnx("--export")
+        _writable(args.export, "the ONNX model")
     if args.plot:
         _writable(args.plot, "the plot")
         if not args.plot.lower().endswith(PLOT_FORMATS):
@@ -241,6 +260,11 @@ def _fit_and_save(g, trainer, data, args, measure):
     if args.plot:
         _plot(history, args.plot)
         print(f"curves saved to {args.plot}")
+    if args.export:
+        from graph.onnx import to_onnx
+        g.eval()
+        to_onnx(g, args.export, output="scores")
+        print(f"model (scores, without the loss) exported to {args.export} (ONNX opset 18)")
 
 
 def _plot(history, path):
@@ -318,10 +342,55 @@ def check(args):
     return 1 if failures else 0
 
 
+def show(args):
+    """Import an ONNX model, run it forward on the given (or random) inputs and backward from the sum
+    of its output, and write the step-through page."""
+    _needs_onnx("gategraph show")
+    if not os.path.isfile(args.model):
+        raise UsageError(f"{args.model!r} is not a file")
+    _writable(args.out, "the page")
+    feeds = {}
+    for item in args.input:
+        name, _, path = item.partition("=")
+        if not name or not path:
+            raise UsageError(f"--input {item!r}: expected NAME=FILE.npy")
+        try:
+            feeds[name] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise UsageError(f"--input {item!r}: cannot read {path!r} as a .npy array ({error})") from None
+    import onnx
+
+    from graph.onnx import from_onnx
+    from graph.onnx.load import example_inputs
+    try:
+        model = onnx.load(args.model)
+    except Exception as error:      # protobuf's own errors: a file that is not an ONNX model at all
+        raise UsageError(f"cannot read {args.model!r} as an ONNX model: {type(error).__name__}: {error}") from None
+    try:
+        g = from_onnx(model)
+    except ValueError as error:
+        raise UsageError(f"cannot import {args.model!r}: {error}") from None
+    inputs = [n.name for n in g.nodes if n.kind == "input"]
+    unknown = sorted(set(feeds) - set(inputs))
+    if unknown:
+        raise UsageError(f"--input names {unknown}, but the model's inputs are {inputs}")
+    feeds = {**example_inputs(model, seed=args.seed), **feeds}
+    try:
+        out = g.forward(**feeds)
+        g.backward(np.ones_like(out) if np.ndim(out) else None)
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"the model does not run on these inputs: {error}") from None
+    g.step_through(check=args.check).save(args.out)
+    shapes = ", ".join(f"{name} {np.shape(value)}" for name, value in feeds.items())
+    print(f"{args.model}: {sum(n.kind == 'gate' for n in g.nodes)} gates, {len(g.params)} params; fed {shapes}; "
+          f"page written to {args.out}")
+    return 0
+
+
 def main(argv=None):
     try:
         args = parser().parse_args(argv)
-        return {"train": train, "check": check}[args.command](args)
+        return {"train": train, "check": check, "show": show}[args.command](args)
     except UsageError as error:
         print(f"gategraph: error: {error}", file=sys.stderr)
         return 2
