@@ -4,6 +4,9 @@ import copy
 import numpy as np
 
 from .base import float_array
+from .diagnosis import GradientMismatch, diagnose
+
+__all__ = ["numerical_gradient", "rel_error", "check_gate", "check_graph", "GradientMismatch", "diagnose"]
 
 
 def numerical_gradient(f, x, h=1e-5, indices=None):
@@ -55,30 +58,40 @@ def _probes(shape, max_probes, seed=0):
     return [tuple(int(i) for i in np.unravel_index(k, shape)) for k in np.sort(flat)]
 
 
-def _compare(what, analytic, numeric, rtol, atol, indices=None):
-    """The rel_error of analytic against numeric; AssertionError naming ``what`` when not allclose."""
+def _compare(what, analytic, numeric, rtol, atol, indices=None, mismatch=None):
+    """The rel_error of analytic against numeric; `GradientMismatch` naming ``what`` when not allclose.
+
+    ``mismatch(analytic, numeric)`` gives the error's (gate, input, inputs, dout, index, others)
+    for `diagnose`; it sees the probed elements only when ``indices`` limits the probes.
+    """
     analytic = np.asarray(analytic, dtype=np.float64)
+    gate, input_, inputs, dout, index, others = mismatch() if mismatch else (what, None, None, None, None, None)
     if analytic.shape != numeric.shape:
-        raise AssertionError(f"{what}: analytic gradient has shape {analytic.shape} "
-                             f"but the input has shape {numeric.shape}")
+        kind, hint = diagnose(analytic, numeric, inputs, dout, index, others)
+        raise GradientMismatch(f"{what}: analytic gradient has shape {analytic.shape} but the input has shape "
+                               f"{numeric.shape}", gate, input_, analytic, numeric, kind, hint)
     if indices is not None:      # compare the probed elements only
         rows = tuple(np.array(axis) for axis in zip(*indices))
         analytic, numeric = analytic[rows], numeric[rows]
+        inputs, dout, index, others = None, None, None, None      # patterns need whole arrays
     if not np.all(np.isfinite(numeric)):
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(numeric))[0])
-        raise AssertionError(f"{what}: the numerical gradient is {float(numeric[where])} at index "
-                             f"{where if indices is None else indices[where[0]]} (the forward is not finite "
-                             "within h of this point), so the analytic gradient cannot be checked there")
+        raise GradientMismatch(f"{what}: the numerical gradient is {float(numeric[where])} at index "
+                               f"{where if indices is None else indices[where[0]]} (the forward is not finite "
+                               "within h of this point), so the analytic gradient cannot be checked there",
+                               gate, input_, analytic, numeric, None, "check at a point where the forward is finite")
     error = rel_error(analytic, numeric)
     excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
     if np.any(excess > 0) or not np.all(np.isfinite(analytic)):
         flat = np.argmax(np.where(np.isfinite(excess), excess, np.inf))
         worst = tuple(int(i) for i in np.unravel_index(flat, numeric.shape))
         where = worst if indices is None else indices[flat]
-        raise AssertionError(
+        kind, hint = diagnose(analytic, numeric, inputs, dout, index, others)
+        raise GradientMismatch(
             f"{what}: analytic and numerical gradients differ; worst at index {where}: "
             f"analytic {float(analytic[worst]):.10g}, numerical {float(numeric[worst]):.10g} "
-            f"(allowed |difference| <= {atol} + {rtol} * |numerical|); max rel_error {error:.3e}")
+            f"(allowed |difference| <= {atol} + {rtol} * |numerical|); max rel_error {error:.3e}",
+            gate, input_, analytic, numeric, kind, hint)
     return error
 
 
@@ -119,21 +132,29 @@ def check_gate(gate, *inputs, dout=None, h=1e-5, rtol=1e-6, atol=1e-8, max_probe
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             return np.sum(copy.deepcopy(snapshot).forward(*probe_inputs) * dout)
 
-    errors = []
+    numerics = {}
     for i, (x, grad) in enumerate(zip(inputs, analytic)):
         if i in fixed:
-            errors.append(None)
             continue
         if not _is_float(x):
             if grad is not None:
                 raise TypeError(f"{name}: input {i} has dtype {np.result_type(x)}; check_gate takes integer "
                                 "inputs for labels, which carry no gradient, but backward returned one for it. "
                                 "To check the gradient of this input, pass it as floats (x.astype(float))")
-            errors.append(None)
             continue
         indices = _probes(np.shape(x), max_probes, seed=i)
-        numeric = numerical_gradient(lambda xi, i=i: objective(*inputs[:i], xi, *inputs[i + 1:]), x, h, indices)
-        errors.append(_compare(f"{name}, input {i}", grad, numeric, rtol, atol, indices))
+        numerics[i] = (indices, numerical_gradient(lambda xi, i=i: objective(*inputs[:i], xi, *inputs[i + 1:]), x,
+                                                   h, indices))
+    # every numerical gradient first: a wrong one is diagnosed against the others too ("swapped")
+    others = {i: numeric for i, (indices, numeric) in numerics.items() if indices is None}
+    errors = []
+    for i, grad in enumerate(analytic):
+        if i not in numerics:
+            errors.append(None)
+            continue
+        indices, numeric = numerics[i]
+        errors.append(_compare(f"{name}, input {i}", grad, numeric, rtol, atol, indices,
+                               lambda i=i: (name, i, inputs, dout, i, others)))
     return tuple(errors)
 
 
@@ -159,14 +180,18 @@ def check_graph(graph, h=1e-5, rtol=1e-6, atol=1e-8, **feeds):
     def objective(**probe_feeds):
         return float(copy.deepcopy(snapshot).forward(**probe_feeds))
 
-    errors = {}
+    numerics = {}      # leaf name -> (what, value, numerical gradient), inputs then params
     for name, value in feeds.items():
-        if not _is_float(value) or analytic.get(name) is None:   # labels: no gradient by design
-            errors[name] = None
-            continue
-        numeric = numerical_gradient(lambda v, name=name: objective(**{**feeds, name: v}), value, h)
-        errors[name] = _compare(f"graph input {name!r}", analytic[name], numeric, rtol, atol)
+        if _is_float(value) and analytic.get(name) is not None:   # not labels: they get no gradient by design
+            numerics[name] = (f"graph input {name!r}", value,
+                              numerical_gradient(lambda v, name=name: objective(**{**feeds, name: v}), value, h))
     for name in graph.params:
-        numeric = numerical_gradient(lambda _: objective(**feeds), snapshot.params[name], h)
-        errors[name] = _compare(f"graph param {name!r}", analytic[name], numeric, rtol, atol)
+        numerics[name] = (f"graph param {name!r}", graph.params[name],
+                          numerical_gradient(lambda _: objective(**feeds), snapshot.params[name], h))
+    values = [value for _, value, _ in numerics.values()]
+    others = {k: numeric for k, (_, _, numeric) in enumerate(numerics.values())}
+    errors = {name: None for name in feeds}
+    for k, (name, (what, _, numeric)) in enumerate(numerics.items()):
+        errors[name] = _compare(what, analytic[name], numeric, rtol, atol,
+                                mismatch=lambda k=k, name=name: ("graph", name, values, None, k, others))
     return errors

@@ -344,7 +344,7 @@ def check(args):
 
 def show(args):
     """Import an ONNX model, run it forward on the given (or random) inputs and backward from the sum
-    of its output, and write the step-through page."""
+    of its output, and write the step-through page (`graph.onnx.load.show`)."""
     _needs_onnx("gategraph show")
     if not os.path.isfile(args.model):
         raise UsageError(f"{args.model!r} is not a file")
@@ -358,32 +358,11 @@ def show(args):
             feeds[name] = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as error:
             raise UsageError(f"--input {item!r}: cannot read {path!r} as a .npy array ({error})") from None
-    import onnx
-
-    from graph.onnx import from_onnx
-    from graph.onnx.load import example_inputs
+    from graph.onnx.load import show as show_model
     try:
-        model = onnx.load(args.model)
-    except Exception as error:      # protobuf's own errors: a file that is not an ONNX model at all
-        raise UsageError(f"cannot read {args.model!r} as an ONNX model: {type(error).__name__}: {error}") from None
-    try:
-        g = from_onnx(model)
+        print(show_model(args.model, args.out, feeds, check=args.check, seed=args.seed))
     except ValueError as error:
-        raise UsageError(f"cannot import {args.model!r}: {error}") from None
-    inputs = [n.name for n in g.nodes if n.kind == "input"]
-    unknown = sorted(set(feeds) - set(inputs))
-    if unknown:
-        raise UsageError(f"--input names {unknown}, but the model's inputs are {inputs}")
-    feeds = {**example_inputs(model, seed=args.seed), **feeds}
-    try:
-        out = g.forward(**feeds)
-        g.backward(np.ones_like(out) if np.ndim(out) else None)
-    except (ValueError, TypeError) as error:
-        raise UsageError(f"the model does not run on these inputs: {error}") from None
-    g.step_through(check=args.check).save(args.out)
-    shapes = ", ".join(f"{name} {np.shape(value)}" for name, value in feeds.items())
-    print(f"{args.model}: {sum(n.kind == 'gate' for n in g.nodes)} gates, {len(g.params)} params; fed {shapes}; "
-          f"page written to {args.out}")
+        raise UsageError(str(error)) from None
     return 0
 
 
