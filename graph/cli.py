@@ -102,6 +102,13 @@ def parser():
                    help="feed input NAME from a .npy file (repeat; default: random data of its declared shape)")
     s.add_argument("--check", action="store_true", help="check each gate's gradients numerically on the page")
     s.add_argument("--seed", type=_number(int, 0, strict=False), default=0)
+    k = sub.add_parser("course", help="release the notebooks as nbgrader assignments, or grade submissions")
+    k.add_argument("action", choices=("release", "grade"))
+    k.add_argument("dir", metavar="DIR", help="the course folder (nbgrader's layout)")
+    k.add_argument("--notebooks", default="notebooks", metavar="PATH",
+                   help="release: the folder of notebooks (default: notebooks/ here)")
+    k.add_argument("--timeout", type=_positive(int), default=None,
+                   help="seconds a cell may run (default 300 to release, 120 to grade)")
     return p
 
 
@@ -258,30 +265,14 @@ def _fit_and_save(g, trainer, data, args, measure):
     print(f"best {measure} {trainer.best_val_acc:.4f} at epoch {trainer.best_epoch} "
           f"of {len(history['loss'])}; {seconds:.1f} s; params saved to {args.out}")
     if args.plot:
-        _plot(history, args.plot)
+        from graph.training.trainer import plot_history
+        plot_history(history, args.plot)
         print(f"curves saved to {args.plot}")
     if args.export:
         from graph.onnx import to_onnx
         g.eval()
         to_onnx(g, args.export, output="scores")
         print(f"model (scores, without the loss) exported to {args.export} (ONNX opset 18)")
-
-
-def _plot(history, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.plot(epochs, history["loss"])
-    left.set(xlabel="epoch", ylabel="training loss", yscale="log", title="loss")
-    right.plot(epochs, history["train_acc"], label="train")
-    right.plot(epochs, history["val_acc"], label="validation")
-    right.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    right.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _user_gate(target):
@@ -366,10 +357,33 @@ def show(args):
     return 0
 
 
+def course(args):
+    """``course release DIR`` and ``course grade DIR``, on nbgrader's own generate_assignment,
+    autograde and generate_feedback (`graph.course`)."""
+    if importlib.util.find_spec("nbgrader") is None:
+        raise UsageError("gategraph course needs nbgrader: pip install -e \".[course]\"")
+    from graph import course as kit
+    try:
+        if args.action == "release":
+            if not os.path.isdir(args.notebooks):
+                raise UsageError(f"--notebooks {args.notebooks!r} is not a folder")
+            for path in kit.release(args.dir, args.notebooks, timeout=args.timeout or 300):
+                print(f"released {path}")
+            return 0
+        rows = kit.grade(args.dir, timeout=args.timeout or 120)
+    except (FileNotFoundError, RuntimeError) as error:
+        raise UsageError(str(error)) from None
+    width = max(len(student) for student, *_ in rows)
+    for student, notebook, points, total in rows:
+        print(f"{student:{width}s}  {notebook}  {points:g} / {total:g}")
+    print(f"grades written to {os.path.join(args.dir, 'grades.csv')}; feedback in {os.path.join(args.dir, 'feedback')}")
+    return 0
+
+
 def main(argv=None):
     try:
         args = parser().parse_args(argv)
-        return {"train": train, "check": check, "show": show}[args.command](args)
+        return {"train": train, "check": check, "show": show, "course": course}[args.command](args)
     except UsageError as error:
         print(f"gategraph: error: {error}", file=sys.stderr)
         return 2

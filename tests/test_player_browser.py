@@ -236,3 +236,45 @@ def test_the_current_node_and_its_inputs_are_scrolled_into_view(browser, tmp_pat
         assert pane["x"] - 1 <= box["x"] and box["x"] + box["width"] <= pane["x"] + pane["width"] + 1, name
         assert pane["y"] - 1 <= box["y"] and box["y"] + box["height"] <= pane["y"] + pane["height"] + 1, name
     page.close()
+
+
+def test_the_page_gategraph_show_writes_for_a_torch_model_steps_through(browser, tmp_path, torch):
+    pytest.importorskip("onnxscript") if not os.environ.get("CI") else __import__("onnxscript")
+    import logging
+    import warnings
+
+    from graph.cli import main
+
+    class CharModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(10, 6)
+            self.lstm = torch.nn.LSTM(6, 8, batch_first=True)
+            self.out = torch.nn.Linear(8, 10)
+
+        def forward(self, x):
+            return self.out(self.lstm(self.embed(x))[0])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+        try:
+            torch.onnx.export(CharModel().eval(), (torch.randint(0, 10, (2, 4)),), str(tmp_path / "char.onnx"),
+                              dynamo=True, verbose=False)
+        finally:
+            logging.disable(logging.NOTSET)
+    assert main(["show", str(tmp_path / "char.onnx"), "--out", str(tmp_path / "char.html"), "--check"]) == 0
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((tmp_path / "char.html").resolve().as_uri())
+    total = int(page.inner_text("[data-counter]").split("/")[1])
+    assert total > 40
+    page.click('[data-action="last"]')
+    assert page.inner_text("[data-counter]") == f"step {total} / {total}"
+    assert page.eval_on_selector_all('[data-check="failed"]', "els => els.length") == 0
+    page.click('[data-action="first"]')
+    for _ in range(total - 1):
+        page.keyboard.press("ArrowRight")
+    assert page.inner_text("[data-counter]") == f"step {total} / {total}" and errors == []
+    page.close()

@@ -200,3 +200,21 @@ class Trainer:
             for name, value in best.items():   # in place: optimizers and users hold these arrays
                 g.params[name][...] = value
         return self.history
+
+
+def plot_history(history, path):
+    """Loss and accuracy curves of a `Trainer`'s ``history``, saved as an image (needs matplotlib)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(epochs, history["loss"])
+    left.set(xlabel="epoch", ylabel="training loss", yscale="log", title="loss")
+    right.plot(epochs, history["train_acc"], label="train")
+    right.plot(epochs, history["val_acc"], label="validation")
+    right.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
