@@ -279,11 +279,10 @@ def as_operands(gate, names, *values):
             break
     else:
         return values             # the usual case, decided without a call per value
-    arrays = [not is_number(value) for value in values]
-    weak = any(arrays)
-    return tuple(_weak_number(gate, name, value) if weak and not is_array else
-                 (float(value) if type(value) in (float, int, bool) else as_float(gate, value, name))
-                 for name, value, is_array in zip(names.split(), values, arrays))
+    numbers = [is_number(value) for value in values]
+    beside_an_array = not all(numbers)
+    return tuple(_weak_number(gate, name, value) if number and (beside_an_array or type(value) in (float, int, bool))
+                 else as_float(gate, value, name) for name, value, number in zip(names.split(), values, numbers))
 
 
 def _weak_number(gate, name, value):
