@@ -47,6 +47,7 @@ PLANTED = [
     ("zeroer", "return 0 * dout, 0 * dout", "zero: the gradient is all zeros"),
     ("doubler", "return 2 * dout * self.b, 2 * dout * self.a", "scale: the gradient is 2 times the right one"),
     ("summer", "return (dout * self.b).sum(axis=0), dout * self.a", "shape: the gradient has shape (4,)"),
+    ("masker", "return dout * self.b * (self.a > 0), dout * self.a", "partial: "),
     ("raiser", "raise ValueError('oops')", "ValueError: oops"),
     ("looper", "while True:\n            pass", ""),
 ]
@@ -68,6 +69,7 @@ def test_release_and_grade_a_course(nbgrader, tmp_path, capsys):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     shutil.copy(NOTEBOOKS / "01_chain_rule.ipynb", notebooks)
+    shutil.copy(NOTEBOOKS / "06_backprop_through_time.ipynb", notebooks)
     course = tmp_path / "course"
     assert main(["course", "release", str(course), "--notebooks", str(notebooks)]) == 0
     released = course / "release" / "01_chain_rule" / "01_chain_rule.ipynb"
@@ -83,6 +85,10 @@ def test_release_and_grade_a_course(nbgrader, tmp_path, capsys):
     _submit(course, "untouched", "01_chain_rule")
     for student, body, _ in PLANTED:
         _submit(course, student, "01_chain_rule", body)
+    # the transpose of a square weight's gradient, in the RNN step of notebook 6
+    _submit(course, "transposer", "06_backprop_through_time",
+            "dt = dout * (1 - self.h ** 2)\n        return dt @ self.Wx.T, dt @ self.Wh.T, self.x.T @ dt, "
+            "dt.T @ self.h_prev, dt.sum(axis=0)")
     assert main(["course", "grade", str(course), "--timeout", "20"]) == 0
     out = capsys.readouterr().out
     grades = {row["student"]: (float(row["points"]), float(row["max_points"]))
@@ -92,8 +98,11 @@ def test_release_and_grade_a_course(nbgrader, tmp_path, capsys):
     assert all(grades[student] == (0.0, 2.0) for student, _, _ in PLANTED)
     assert re.search(r"^teacher\s+01_chain_rule  2 / 2$", out, re.M) and re.search(r"^looper\s+01_chain_rule  0 / 2$",
                                                                                      out, re.M)
-    for student, _, says in PLANTED:
-        page = (course / "feedback" / student / "01_chain_rule" / "01_chain_rule.html").read_text()
+    assert grades["transposer"] == (0.0, 2.0)
+    for student, notebook, says in [(student, "01_chain_rule", says) for student, _, says in PLANTED] + [
+            ("transposer", "06_backprop_through_time", "transpose: the gradient is the transpose of the right one"),
+            ("masker", "01_chain_rule", "elements are wrong, exactly where x < 0")]:
+        page = (course / "feedback" / student / notebook / f"{notebook}.html").read_text()
         text = __import__("html").unescape(re.sub(r"<[^>]+>", "", page))      # the text a student reads
         assert says in text, student
 
