@@ -40,10 +40,12 @@ def _gemm(im, ins, attributes, outs):
         a = im.add(G.Transpose(), a)
     if attributes.get("transB", 0):
         b = im.add(G.Transpose(), b)
-    out = im.add(G.MatMul(), a, b, out=None if len(ins) > 2 else outs[0])
-    if attributes.get("alpha", 1.0) != 1.0:
-        out = im.add(G.Multiply(), out, im.g.const(float(attributes["alpha"]), name=im.unique("alpha")).name)
-    if len(ins) > 2 and ins[2]:
+    scaled, biased = attributes.get("alpha", 1.0) != 1.0, len(ins) > 2 and bool(ins[2])
+    out = im.add(G.MatMul(), a, b, out=None if scaled or biased else outs[0])
+    if scaled:
+        out = im.add(G.Multiply(), out, im.g.const(float(attributes["alpha"]), name=im.unique("alpha")).name,
+                     out=None if biased else outs[0])
+    if biased:
         c = im.node_of(ins[2])
         if attributes.get("beta", 1.0) != 1.0:
             c = im.add(G.Multiply(), c, im.g.const(float(attributes["beta"]), name=im.unique("beta")).name)
@@ -66,7 +68,7 @@ def _axes(im, ins, attributes, position=1):
     return None
 
 
-def _index_along(axis, part, ndim=None):
+def _index_along(axis, part):
     """A basic index that applies ``part`` on ``axis`` (negative axes counted from the end)."""
     if axis >= 0:
         return (slice(None),) * axis + (part,)
