@@ -271,8 +271,10 @@ class ComputationalGraph:
                                "last changed, or the last one failed)")
         grads = GradientSums(plan.output, seed(plan.output, dout))
         needs = plan.needs(inputs)
-        sent = {}      # node -> what it sent back: written onto the nodes only once the whole pass has run,
-        for node, parents in reversed(plan.gates):      # so that a failed pass leaves the last one whole
+        # what each gate sends back is written onto the nodes only once the whole pass has run,
+        # so that a pass that fails half-way leaves the last one whole
+        sent = {}
+        for node, parents in reversed(plan.gates):
             upstream = grads.get(node.name) if keep else grads.pop(node.name)
             if upstream is None or node.name not in needs:
                 continue
