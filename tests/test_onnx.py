@@ -283,3 +283,74 @@ def test_show_mistakes_are_one_line(ort, tmp_path, capsys, argv, pattern, rng, m
     err = capsys.readouterr().err
     assert err.startswith("gategraph: error: ") and len(err.strip().splitlines()) == 1
     assert __import__("re").search(pattern, err), err
+
+
+def _layer_zoo(torch):
+    """torch layers beyond the four kinds, as a model exported from PyTorch may hold them."""
+    nn = torch.nn
+
+    class Reductions(nn.Module):
+        def forward(self, x):
+            return (x.mean(dim=1) + x.amax(dim=-1).sum() + x.abs().clamp(0.1, 2.0).sum(0).mean()
+                    + torch.exp(-x).sum(-1)).sqrt()
+
+    class LastState(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn, self.fc = nn.GRU(4, 5, batch_first=True), nn.Linear(5, 2)
+
+        def forward(self, x):
+            return self.fc(self.rnn(x)[0][:, -1])
+
+    torch.manual_seed(0)
+    return {
+        "conv-pairs-batchnorm-gelu-avgpool-logsoftmax": (
+            nn.Sequential(nn.Conv2d(2, 4, 3, stride=(2, 1), padding=(1, 0)), nn.BatchNorm2d(4), nn.GELU(),
+                          nn.AvgPool2d(2), nn.Flatten(), nn.Linear(8, 5), nn.LogSoftmax(-1)), torch.randn(3, 2, 8, 5)),
+        "leakyrelu-dropout-elu-softmax": (
+            nn.Sequential(nn.Linear(6, 7), nn.LeakyReLU(0.2), nn.Dropout(0.3), nn.Linear(7, 7), nn.ELU(),
+                          nn.Linear(7, 3), nn.Softmax(-1)), torch.randn(4, 6)),
+        "convtranspose-tanh-sigmoid": (
+            nn.Sequential(nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1), nn.Tanh(), nn.Conv2d(2, 2, 1),
+                          nn.Sigmoid()), torch.randn(2, 3, 4, 4)),
+        "batchnorm1d-gelu-tanh": (nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6), nn.GELU(approximate="tanh"),
+                                                nn.Linear(6, 2)), torch.randn(4, 5)),
+        "maxpool-padded": (nn.Sequential(nn.MaxPool2d(3, stride=2, padding=1), nn.Flatten()), torch.randn(2, 2, 7, 6)),
+        "layernorm-3d": (nn.Sequential(nn.LayerNorm(6), nn.Linear(6, 3)), torch.randn(2, 4, 6)),
+        "reductions": (Reductions(), torch.rand(3, 4) + 0.5),
+        "gru-last-state": (LastState(), torch.randn(2, 6, 4)),
+    }
+
+
+ZOO = ["conv-pairs-batchnorm-gelu-avgpool-logsoftmax", "leakyrelu-dropout-elu-softmax", "convtranspose-tanh-sigmoid",
+       "batchnorm1d-gelu-tanh", "maxpool-padded", "layernorm-3d", "reductions", "gru-last-state"]
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_more_torch_layers_import_with_torchs_forward_and_input_gradient(ort, torch, tmp_path, name):
+    _need("onnxscript")
+    from graph.onnx import from_onnx
+    module, example = _layer_zoo(torch)[name]
+    example = example.float()
+    module.float().eval()
+    for layer in module.modules():           # running statistics that are not the identity
+        if isinstance(layer, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            layer.running_mean.uniform_(-1, 1)
+            layer.running_var.uniform_(0.5, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+        try:
+            torch.onnx.export(module, (example,), str(tmp_path / "m.onnx"), dynamo=True, verbose=False)
+        finally:
+            logging.disable(logging.NOTSET)
+    g = from_onnx(tmp_path / "m.onnx")
+    (x,) = [n.name for n in g.nodes if n.kind == "input"]
+    out = g.forward(**{x: example.numpy()})
+    t = example.clone().requires_grad_(True)
+    want = module(t)
+    np.testing.assert_allclose(out, want.detach().numpy(), rtol=1e-4, atol=1e-5)
+    dout = np.random.default_rng(0).standard_normal(np.shape(out)).astype(np.float32)
+    grads = g.backward(dout)
+    want.backward(torch.tensor(dout))
+    np.testing.assert_allclose(grads[x], t.grad.numpy(), rtol=1e-4, atol=1e-5)

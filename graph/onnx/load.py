@@ -23,16 +23,22 @@ class Importer:
         self.tensors = {}         # tensor name -> node name in the graph
         self.onnx_node = None
         inferred = onnx.shape_inference.infer_shapes(model).graph
-        self.ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in
-                      [*inferred.input, *inferred.value_info, *inferred.output]
-                      if v.type.tensor_type.HasField("shape")}
-        self.ranks.update({name: value.ndim for name, value in self.initializers.items()})
+        self.shapes = {v.name: tuple(d.dim_value if d.HasField("dim_value") else None
+                                     for d in v.type.tensor_type.shape.dim)
+                       for v in [*inferred.input, *inferred.value_info, *inferred.output]
+                       if v.type.tensor_type.HasField("shape")}
+        self.shapes.update({name: value.shape for name, value in self.initializers.items()})
+
+    def shape(self, name):
+        """Tensor ``name``'s shape from ONNX's shape inference (None for an axis it cannot tell), or None."""
+        if name in self.constants:
+            return np.shape(self.constants[name])
+        return self.shapes.get(name)
 
     def rank(self, name):
-        """How many axes tensor ``name`` has, from ONNX's shape inference (None when it cannot tell)."""
-        if name in self.constants:
-            return np.ndim(self.constants[name])
-        return self.ranks.get(name)
+        """How many axes tensor ``name`` has (None when shape inference cannot tell)."""
+        shape = self.shape(name)
+        return None if shape is None else len(shape)
 
     # --- tensors -------------------------------------------------------------------------------
 

@@ -94,9 +94,16 @@ def _unsqueeze(im, ins, attributes, outs):
 
 def _squeeze(im, ins, attributes, outs):
     axes = _axes(im, ins, attributes)
-    rank = im.rank(ins[0])
-    if axes is None or (any(a < 0 for a in axes) and rank is None):
-        raise im.refuse("squeezing without axes, or by negative axes, on a tensor of unknown rank")
+    shape = im.shape(ins[0])
+    if axes is None:              # every axis of size 1: the shape must be known
+        if shape is None or None in shape:
+            raise im.refuse("squeezing every axis of size 1 of a tensor whose shape is unknown; give the axes")
+        axes = [k for k, n in enumerate(shape) if n == 1]
+        if not axes:
+            return im.add(_identity(), im.node_of(ins[0]), out=outs[0])
+    rank = None if shape is None else len(shape)
+    if any(a < 0 for a in axes) and rank is None:
+        raise im.refuse("squeezing by negative axes a tensor of unknown rank")
     axes = {a % rank if a < 0 else a for a in axes}
     index = tuple(0 if axis in axes else slice(None) for axis in range(max(axes) + 1))
     return im.add(G.Slice(index), im.node_of(ins[0]), out=outs[0])
