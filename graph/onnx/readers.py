@@ -154,12 +154,21 @@ def _concat(im, ins, attributes, outs):
     return im.add(G.Concat(int(attributes["axis"])), *[im.node_of(i) for i in ins], out=outs[0])
 
 
+def _zero_bias(im, weight, size_axis):
+    """A constant zero bias for an operator whose optional bias is absent: as many zeros as ``weight``
+    (an ONNX tensor name) has along ``size_axis``, in its dtype."""
+    value = im.initializers.get(weight)
+    value = im.g.node(im.node_of(weight)).value if value is None else value
+    if value is None:
+        raise im.refuse("no bias and a weight computed at run time; give the bias")
+    return im.g.const(np.zeros(np.shape(value)[size_axis], np.asarray(value).dtype), name=im.unique("bias")).name
+
+
 def _layer_norm(im, ins, attributes, outs):
     if attributes.get("axis", -1) != -1:
         raise im.refuse("normalising over more than the last axis; LayerNorm takes the last")
     scale = im.node_of(ins[1])
-    bias = im.node_of(ins[2]) if len(ins) > 2 and ins[2] else \
-        im.g.const(np.zeros_like(im.initializers.get(ins[1], im.g.node(scale).value)), name=im.unique("bias")).name
+    bias = im.node_of(ins[2]) if len(ins) > 2 and ins[2] else _zero_bias(im, ins[1], 0)
     return im.add(G.LayerNorm(attributes.get("epsilon", 1e-5)), im.node_of(ins[0]), scale, bias, out=outs[0])
 
 
@@ -187,13 +196,10 @@ def _conv(gate):
         if attributes.get("output_padding", [0, 0]) != [0, 0]:
             raise im.refuse("output_padding")
         stride, pad = _window(attributes, im)
-        weights = im.node_of(ins[1])
-        channels = np.shape(im.initializers.get(ins[1], im.g.node(weights).value))[1 if gate is G.ConvTranspose2D
-                                                                                    else 0]
+        # the output channels: W (F, C, ...) for Conv, (C_in, C_out, ...) for ConvTranspose
         bias = im.node_of(ins[2]) if len(ins) > 2 and ins[2] else \
-            im.g.const(np.zeros(channels, im.initializers.get(ins[1], np.zeros(1, np.float32)).dtype),
-                       name=im.unique("bias")).name
-        return im.add(gate(stride, pad), im.node_of(ins[0]), weights, bias, out=outs[0])
+            _zero_bias(im, ins[1], 1 if gate is G.ConvTranspose2D else 0)
+        return im.add(gate(stride, pad), im.node_of(ins[0]), im.node_of(ins[1]), bias, out=outs[0])
     return read
 
 

@@ -218,8 +218,7 @@ def _recurrent(ex, node, ins, out):
         shape = np.shape(state.value)
         if state.kind == "const" and not np.any(state.value):
             initial.append("")                        # ONNX's default initial state: zeros
-        elif len(shape) == 2 and shape[0] == np.shape(parents[0].value)[0] and shape != (1, H) or \
-                shape == (np.shape(parents[0].value)[0], H):
+        elif shape == (np.shape(parents[0].value)[0], H):         # one state per batch item
             initial.append(ex.op("Unsqueeze", [ex.as_dtype(ins[k], dtype), ex.ints([0], "axes")], dtype=dtype))
         else:
             raise Refused(f"{node.label}: a state {state.name!r} of shape {shape} shared by the batch has no ONNX "
